@@ -1,0 +1,39 @@
+"""The pure streaming signal-processing core: no file, network or database I/O."""
+
+from dsp.config import DEFAULT_BANDS, ORTHOSTATIC_BAND, Band, DetectorConfig
+from dsp.events import (
+    ENDED,
+    EPISODE_COLUMNS,
+    GAP,
+    MINUTE,
+    MINUTE_COLUMNS,
+    SEVERITY_CLASSES,
+    STARTED,
+    UPDATED,
+    Episode,
+    Event,
+    Gap,
+    MinuteSummary,
+)
+from dsp.detector import StreamingDetector, detect
+
+__all__ = [
+    "Band",
+    "DEFAULT_BANDS",
+    "DetectorConfig",
+    "ENDED",
+    "EPISODE_COLUMNS",
+    "Episode",
+    "Event",
+    "GAP",
+    "Gap",
+    "MINUTE",
+    "MINUTE_COLUMNS",
+    "MinuteSummary",
+    "ORTHOSTATIC_BAND",
+    "SEVERITY_CLASSES",
+    "STARTED",
+    "StreamingDetector",
+    "UPDATED",
+    "detect",
+]

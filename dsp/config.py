@@ -1,0 +1,95 @@
+"""Detector parameters with documented defaults; clinicians tune them per person."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Band:
+    """A named tremor frequency band, [low_hz, high_hz)."""
+
+    name: str
+    low_hz: float
+    high_hz: float
+
+
+DEFAULT_BANDS: tuple[Band, ...] = (
+    Band("3-5 Hz", 3.0, 5.0),
+    Band("5-8 Hz", 5.0, 8.0),
+    Band("8-12 Hz", 8.0, 12.0),
+)
+#: Orthostatic tremor band, searched only when the sample rate allows (>= 50 Hz).
+ORTHOSTATIC_BAND = Band("12-18 Hz", 12.0, 18.0)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """All detector parameters. Units are in the names.
+
+    Severity thresholds are on the displacement amplitude (zero to peak, cm) and
+    follow the MDS-UPDRS 3.15-3.17 tremor amplitude anchors (peak-to-peak 1, 3
+    and 10 cm) halved: a one-class step is a factor of about 3 in amplitude, in
+    line with Elble's logarithmic relation between amplitude and ratings.
+    """
+
+    # --- resampling and gaps
+    gap_s: float = 0.5  # longer holes are data gaps, never interpolated
+    # --- analysis grid
+    bin_s: float = 0.25  # hop between decisions
+    window_s: float = 2.0  # analysis window for one decision
+    # --- tremor band
+    bands: tuple[Band, ...] = DEFAULT_BANDS
+    detect_orthostatic: bool = True  # add ORTHOSTATIC_BAND when sample_rate_hz >= 50
+    # --- tremor decision thresholds (per window)
+    min_rms_g: float = 0.005  # band RMS acceleration (vector) to consider tremor
+    min_rms_dps: float = 1.0  # band RMS angular rate (vector) to consider tremor
+    max_period_cv: float = 0.35  # cycle period variation above this is not an oscillation
+    min_cycles: int = 4  # cycles in a window
+    max_movement_ratio: float = 1.0  # low-frequency (voluntary) RMS / tremor RMS
+    movement_rms_g: float = 0.04  # low-frequency acc RMS above which the limb is moving
+    movement_dps: float = 30.0  # low-frequency angular rate above which the limb is moving
+    posture_sway_g: float = 0.004  # low-frequency acc RMS above which the limb is held
+    min_rotation_dps_per_g: float = 20.0  # band dps/g below which it is translation (vibration)
+    # --- episode tracking
+    start_hold_s: float = 1.0  # candidate windows needed before an episode starts
+    end_hold_s: float = 1.5  # non-candidate time that ends an episode
+    update_interval_s: float = 10.0  # an "updated" event at most this often
+    # --- severity thresholds on displacement amplitude (cm): slight < mild < moderate < strong
+    severity_cm: tuple[float, float, float] = (0.5, 1.5, 5.0)
+    # --- contraction (dystonic posture) detection
+    contraction_threshold_deg: float = 15.0
+    contraction_min_hold_s: float = 3.0
+    contraction_release_deg: float = 10.0  # hysteresis: ends when back under this
+    neutral_adapt_s: float = 300.0  # a posture held this long becomes the new neutral
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DetectorConfig:
+        """Build a config from a (partial) dict; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown detector setting(s): {', '.join(unknown)}")
+        kw = dict(d)
+        if "bands" in kw:
+            kw["bands"] = tuple(
+                b if isinstance(b, Band) else Band(str(b["name"]), float(b["low_hz"]), float(b["high_hz"]))
+                for b in kw["bands"]
+            )
+        if "severity_cm" in kw:
+            kw["severity_cm"] = tuple(float(x) for x in kw["severity_cm"])
+        return cls(**kw)
+
+    @classmethod
+    def from_json(cls, text: str) -> DetectorConfig:
+        return cls.from_dict(json.loads(text))
