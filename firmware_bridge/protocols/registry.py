@@ -14,7 +14,9 @@ from firmware_bridge.protocols.base import Protocol
 from firmware_bridge.transports.base import normalize_uuid
 
 #: Modules that define ``DEVICES``; imported lazily, in this order.
-PROTOCOL_MODULES: list[str] = []
+PROTOCOL_MODULES: list[str] = [
+    "firmware_bridge.protocols.reference",
+]
 
 
 class UnknownDevice(KeyError):
