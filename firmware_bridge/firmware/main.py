@@ -71,7 +71,7 @@ class MPU6050:
         self.addr = addr
         who = i2c.readfrom_mem(addr, 0x75, 1)[0]
         if who not in (0x68, 0x70, 0x72, 0x98):  # MPU6050, MPU6500, MPU9250 clones
-            raise OSError("no MPU6050 at 0x%02x (WHO_AM_I=0x%02x)" % (addr, who))
+            raise OSError(f"no MPU6050 at 0x{addr:02x} (WHO_AM_I=0x{who:02x})")
         self._w(0x6B, 0x01)  # wake, clock from X gyro PLL
         self._w(0x1A, 0x03)  # DLPF 44 Hz acc / 42 Hz gyro, gyro output rate 1 kHz
         self._w(0x19, max(0, min(255, int(1000 // rate_hz) - 1)))
