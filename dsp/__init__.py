@@ -1,6 +1,7 @@
 """The pure streaming signal-processing core: no file, network or database I/O."""
 
 from dsp.config import DEFAULT_BANDS, ORTHOSTATIC_BAND, Band, DetectorConfig
+from dsp.detector import StreamingDetector, detect
 from dsp.events import (
     ENDED,
     EPISODE_COLUMNS,
@@ -15,7 +16,6 @@ from dsp.events import (
     Gap,
     MinuteSummary,
 )
-from dsp.detector import StreamingDetector, detect
 
 __all__ = [
     "Band",

@@ -49,11 +49,14 @@ class DetectorConfig:
     min_rms_dps: float = 1.0  # band RMS angular rate (vector) to consider tremor
     max_period_cv: float = 0.35  # cycle period variation above this is not an oscillation
     min_cycles: int = 4  # cycles in a window
-    max_movement_ratio: float = 1.0  # low-frequency (voluntary) RMS / tremor RMS
-    movement_rms_g: float = 0.04  # low-frequency acc RMS above which the limb is moving
-    movement_dps: float = 30.0  # low-frequency angular rate above which the limb is moving
-    posture_sway_g: float = 0.004  # low-frequency acc RMS above which the limb is held
-    min_rotation_dps_per_g: float = 20.0  # band dps/g below which it is translation (vibration)
+    movement_rms_g: float = 0.04  # slow (< ~1 Hz) acc variation above which the limb is moving
+    movement_dps: float = 30.0  # slow angular rate above which the limb is moving
+    posture_sway_g: float = 0.004  # slow acc variation above which the limb is held up (posture)
+    min_rotation_dps_per_g: float = 10.0  # band deg/s per g below which it is translation
+    kinetic_ratio: float = 1.0  # during movement: band RMS must reach this x the slow variation
+    kinetic_max_cv: float = 0.2  # during movement: cycle-period variation at most this
+    kinetic_min_hz: float = 4.5  # during movement: gait/gesture harmonics lie below this
+    warmup_s: float = 1.0  # after a gap, filters settle this long before decisions
     # --- episode tracking
     start_hold_s: float = 1.0  # candidate windows needed before an episode starts
     end_hold_s: float = 1.5  # non-candidate time that ends an episode
@@ -83,7 +86,9 @@ class DetectorConfig:
         kw = dict(d)
         if "bands" in kw:
             kw["bands"] = tuple(
-                b if isinstance(b, Band) else Band(str(b["name"]), float(b["low_hz"]), float(b["high_hz"]))
+                b
+                if isinstance(b, Band)
+                else Band(str(b["name"]), float(b["low_hz"]), float(b["high_hz"]))
                 for b in kw["bands"]
             )
         if "severity_cm" in kw:

@@ -1,17 +1,69 @@
-"""PLACEHOLDER while the core is written: API only. Do not rely on behaviour."""
+"""The real-time detector: samples in, events out. ``detect`` is the same engine fed once.
+
+Stages, each with its state kept explicitly in :class:`DetectorState`:
+grid (uniform resampling, gaps) -> bin features (band-pass power, cycle periods, slow parts)
+-> window decisions -> episode tracking -> per-minute summaries.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
-from dsp.config import DetectorConfig
-from dsp.events import EPISODE_COLUMNS, Event
+from dsp.config import ORTHOSTATIC_BAND, Band, DetectorConfig
+from dsp.events import ENDED, EPISODE_COLUMNS, GAP, MINUTE, SEVERITY_CLASSES, Event, Gap
+from dsp.features import BinFeatures, Bins, FeatureState
+from dsp.filters import bandpass_sos
+from dsp.grid import GridState, Hole, Segment, regrid
+from dsp.minutes import NONE, TREMOR0, UNKNOWN, MinuteAccountant
+from dsp.tremor_episodes import (
+    TrackerState,
+    TremorTracker,
+    WindowBatch,
+    displacement_cm,
+    severity_index,
+)
+from dsp.windows import WindowInputs, decide
+
+MAX_CHUNK_SAMPLES = 1 << 16  # large pushes are processed in slices of this many samples
+
+
+@dataclass(frozen=True)
+class BandSpec:
+    low_hz: float  # decision range
+    high_hz: float
+    filter_low_hz: float  # band-pass edges (a little wider, so the range is flat)
+    filter_high_hz: float
+
+
+@dataclass
+class DetectorState:
+    """Everything the detector carries from one push to the next."""
+
+    grid: GridState = field(default_factory=GridState)
+    features: FeatureState | None = None
+    tracker: TrackerState = field(default_factory=TrackerState)
+    next_k: int | None = None  # grid index expected next (None: a new segment starts)
+    pending: np.ndarray | None = None  # grid samples of the unfinished bin
+    pending_k0: int = 0
+    valid_from_bin: int = 0  # first bin after the warm-up of the current segment
+    history: list | None = None  # per-bin inputs of the last window_bins - 1 bins, per band
+    history_bin0: int = 0
+    last_window_end_s: float | None = None
+    samples: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+    status: dict = field(default_factory=dict)
+    flushed: bool = False
 
 
 class StreamingDetector:
+    """Real-time tremor detector. Push chunks of any size; identical results for any chunking."""
+
     def __init__(
         self,
         sample_rate_hz: float,
@@ -19,23 +71,385 @@ class StreamingDetector:
         config: DetectorConfig | None = None,
         start_time: datetime | None = None,
     ) -> None:
-        self.sample_rate_hz = float(sample_rate_hz)
+        fs = float(sample_rate_hz)
+        if not (math.isfinite(fs) and fs >= 20.0):
+            raise ValueError(
+                f"sample rate {sample_rate_hz} Hz is too low for tremor (need >= 20 Hz)"
+            )
+        self.sample_rate_hz = fs
         self.placement = placement
-        self.config = config or DetectorConfig()
+        self.config = cfg = config or DetectorConfig()
         self.start_time = start_time
+        self.bin_n = max(1, int(round(cfg.bin_s * fs)))
+        self.bin_dur_s = self.bin_n / fs
+        self.window_bins = max(2, int(round(cfg.window_s / self.bin_dur_s)))
+        self.window_s = self.window_bins * self.bin_dur_s
+        self.warmup_n = int(math.ceil(cfg.warmup_s * fs))
+        lo = min(b.low_hz for b in cfg.bands)
+        hi = max(b.high_hz for b in cfg.bands)
+        nyq_hz = fs / 2
+        self.band_specs = [BandSpec(lo, min(hi, 0.8 * nyq_hz), max(lo - 0.5, 0.5), hi + 1.0)]
+        bands = tuple(cfg.bands)
+        ob = ORTHOSTATIC_BAND
+        if cfg.detect_orthostatic and fs >= 50.0 and ob.high_hz + 1.0 < 0.9 * nyq_hz:
+            self.band_specs.append(
+                BandSpec(ob.low_hz, ob.high_hz, ob.low_hz - 1.0, ob.high_hz + 1.0)
+            )
+            bands = bands + (ob,)
+        self.bands: tuple[Band, ...] = bands
+        self.has_gyro: bool | None = None
+        self.state = DetectorState()
+        self._features: BinFeatures | None = None
+        self._tracker: TremorTracker | None = None
+        self._minutes: MinuteAccountant | None = None
 
-    def push(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None = None) -> list[Event]:
-        return []
+    # --- public API -----------------------------------------------------------
+    def push(self, t, acc, gyro=None) -> list[Event]:
+        """Feed one chunk (``t`` seconds, ``acc`` (n,3) g, ``gyro`` (n,3) deg/s or None)."""
+        if self.state.flushed:
+            raise RuntimeError("the detector was flushed; start a new one for a new stream")
+        t = np.asarray(t, dtype=np.float64).reshape(-1)
+        acc = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
+        if acc.shape[0] != t.shape[0]:
+            raise ValueError(f"acc has {acc.shape[0]} rows but t has {t.shape[0]}")
+        if self.has_gyro is None:
+            if t.size == 0:
+                return []
+            self._setup(gyro is not None)
+        if (gyro is not None) != self.has_gyro:
+            raise ValueError("a stream must keep the same channels: gyroscope appeared or vanished")
+        if gyro is not None:
+            gyro = np.asarray(gyro, dtype=np.float64).reshape(-1, 3)
+            if gyro.shape[0] != t.shape[0]:
+                raise ValueError(f"gyro has {gyro.shape[0]} rows but t has {t.shape[0]}")
+            x = np.concatenate((acc, gyro), axis=1)
+        else:
+            x = acc
+        events: list[Event] = []
+        for a in range(0, t.size, MAX_CHUNK_SAMPLES):
+            self._push(t[a : a + MAX_CHUNK_SAMPLES], x[a : a + MAX_CHUNK_SAMPLES], events)
+        events.sort(key=lambda e: e.at_s)  # stable: same order whatever the chunking
+        return events
 
     def push_block(self, block) -> list[Event]:
+        """Feed a :class:`firmware_bridge.samples.SampleBlock`."""
         return self.push(block.t, block.acc, block.gyro)
 
     def flush(self) -> list[Event]:
-        return []
+        """End of stream: close open episodes and report the remaining minutes."""
+        if self.state.flushed or self.has_gyro is None:
+            self.state.flushed = True
+            return []
+        st = self.state
+        events: list[Event] = []
+        end_s = st.last_window_end_s
+        if end_s is not None:
+            events += self._end_open(end_s)
+        last_t = st.grid.last_t if st.grid.last_t is not None else 0.0
+        for m in self._minutes.flush(last_t, self._open_intervals()):
+            events.append(Event(MINUTE, last_t, minute=m))
+        st.flushed = True
+        return events
 
     def episodes(self) -> pd.DataFrame:
-        return pd.DataFrame(columns=list(EPISODE_COLUMNS))
+        """Episodes finished so far, one row each, in the CSV export's columns."""
+        eps = [] if self._tracker is None else self._tracker.finished
+        rows = [e.as_row() for e in sorted(eps, key=lambda e: (e.start_s, e.kind, e.episode_id))]
+        return pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
+
+    def status(self) -> dict:
+        """What the live display shows: current band power, frequency, context, episode."""
+        d = dict(self.state.status)
+        d["samples"] = self.state.samples
+        d["gaps"] = len(self.state.gaps)
+        d["skipped"] = self.state.grid.skipped
+        d["in_tremor"] = self.state.tracker.episode is not None
+        return d
+
+    @property
+    def gaps(self) -> list[Gap]:
+        return list(self.state.gaps)
+
+    @property
+    def skipped(self) -> int:
+        """Input samples dropped (non-finite or not after the previous sample)."""
+        return self.state.grid.skipped
+
+    # --- set-up ---------------------------------------------------------------
+    def _setup(self, has_gyro: bool) -> None:
+        self.has_gyro = has_gyro
+        fs = self.sample_rate_hz
+        sos = [bandpass_sos(b.filter_low_hz, b.filter_high_hz, fs) for b in self.band_specs]
+        cross = slice(3, 6) if has_gyro else slice(0, 3)
+        self._features = BinFeatures(sos, fs, self.bin_n, cross)
+        self.state.features = self._features.new_state()
+        self._tracker = TremorTracker(
+            self.config, self.bands, self.window_s, self.bin_dur_s, has_gyro, self._wall_clock
+        )
+
+    def _wall_clock(self, t_s: float) -> str | None:
+        if self.start_time is None or self.state.grid.origin_s is None:
+            return None
+        return (
+            self.start_time + timedelta(seconds=float(t_s) - self.state.grid.origin_s)
+        ).isoformat()
+
+    def _init_minutes(self) -> None:
+        origin = self.state.grid.origin_s
+        first = origin
+        if self.start_time is not None:
+            st = self.start_time
+            into_minute_s = st.second + st.microsecond / 1e6
+            first = origin - into_minute_s
+        cfg = self.config
+        delay = self.window_s + cfg.start_hold_s + cfg.end_hold_s + 2 * self.bin_dur_s
+        self._minutes = MinuteAccountant(self.bin_dur_s, origin, first, delay, self._wall_clock)
+
+    # --- the pipeline ---------------------------------------------------------
+    def _push(self, t: np.ndarray, x: np.ndarray, events: list[Event]) -> None:
+        st = self.state
+        out = regrid(t, x, st.grid, self.sample_rate_hz, self.config.gap_s)
+        if self._minutes is None and st.grid.origin_s is not None:
+            self._init_minutes()
+        st.samples += t.size
+        for item in out.items:
+            if isinstance(item, Hole):
+                self._hole(item, events)
+            else:
+                self._segment(item, events)
+
+    def _hole(self, hole: Hole, events: list[Event]) -> None:
+        st = self.state
+        if st.last_window_end_s is not None:
+            events += self._end_open(min(st.last_window_end_s, hole.start_s))
+        gap = Gap(hole.start_s, hole.end_s)
+        st.gaps.append(gap)
+        events.append(Event(GAP, hole.end_s, gap=gap))
+        st.next_k = None
+
+    def _segment(self, seg: Segment, events: list[Event]) -> None:
+        st = self.state
+        nb = self.bin_n
+        if st.next_k is None or seg.k0 != st.next_k:
+            # a new stretch of data: settle the filters on its first sample
+            self._features.reset(st.features, seg.x[0])
+            b0 = seg.k0 // nb
+            pad = seg.k0 - b0 * nb
+            st.pending = np.repeat(seg.x[:1], pad, axis=0)
+            st.pending_k0 = b0 * nb
+            st.valid_from_bin = -(-(seg.k0 + self.warmup_n) // nb)
+            st.history = None
+        st.pending = np.concatenate((st.pending, seg.x)) if st.pending.size else seg.x
+        st.next_k = seg.k0 + seg.x.shape[0]
+        whole = (st.pending.shape[0] // nb) * nb
+        if whole == 0:
+            return
+        block, st.pending = st.pending[:whole], st.pending[whole:]
+        k0 = st.pending_k0
+        st.pending_k0 = k0 + whole
+        bins = self._features.process(block, k0, st.features)
+        self._bins(k0 // nb, bins, events)
+
+    def _bins(self, bin0: int, bins: Bins, events: list[Event]) -> None:
+        st = self.state
+        cfg = self.config
+        w = self.window_bins
+        nnew = bins.mean.shape[0]
+        idx = np.arange(bin0, bin0 + nnew)
+        valid = idx >= st.valid_from_bin
+        per_band = []
+        for bb in bins.bands:
+            cur = dict(
+                valid=valid,
+                ms_acc=bb.ms[:, 0:3],
+                ms_gyro=bb.ms[:, 3:6] if self.has_gyro else None,
+                n_cycles=bb.n_cycles,
+                sum_period=bb.sum_period,
+                sum_period_sq=bb.sum_period_sq,
+                lf_acc=bins.lf[:, 0:3],
+                lf_gyro=bins.lf[:, 3:6] if self.has_gyro else None,
+            )
+            per_band.append(cur)
+        hist = st.history
+        nh = 0 if hist is None else hist[0]["valid"].shape[0]
+        joined = []
+        for bi, cur in enumerate(per_band):
+            if hist is None:
+                joined.append(cur)
+            else:
+                joined.append(
+                    {
+                        k: (None if v is None else np.concatenate((hist[bi][k], v)))
+                        for k, v in cur.items()
+                    }
+                )
+        total = nh + nnew
+        keep = min(w - 1, total)
+        st.history = [
+            {k: (None if v is None else v[total - keep :]) for k, v in j.items()} for j in joined
+        ]
+        if total < w:
+            return
+        # windows end at joined rows w-1 .. total-1; new bins whose window is complete
+        results = [
+            decide(WindowInputs(**j), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg)
+            for j, spec in zip(joined, self.band_specs)
+        ]
+        end_bins = np.arange(bin0 + nnew - (total - w + 1), bin0 + nnew)
+        origin = st.grid.origin_s
+        end_s = origin + (end_bins + 1) * self.bin_dur_s
+        main = results[0]
+        choose = np.zeros(end_bins.size, np.int64)
+        for bi in range(1, len(results)):
+            r = results[bi]
+            better = r.candidate & ~main.candidate
+            choose[better] = bi
+        pick = lambda name: _pick([getattr(r, name) for r in results], choose)  # noqa: E731
+        cand = np.zeros(end_bins.size, bool)
+        for r in results:
+            cand |= r.candidate
+        valid_w = main.valid
+        freq = pick("freq_hz")
+        acc_ms = pick("acc_ms")
+        gyro_ms = pick("gyro_ms")
+        axis = pick("axis")
+        # cycle-to-cycle frequency changes in each window's last bin, on its dominant axis
+        cw, cdf = [], []
+        first_new_row = nh  # joined row of bin0
+        for bi, bb in enumerate(bins.bands):
+            win_of_bin = bb.cycle_bin + first_new_row - (w - 1)  # window index ending at that bin
+            okw = (win_of_bin >= 0) & (win_of_bin < end_bins.size)
+            wi = win_of_bin[okw]
+            sel = (choose[wi] == bi) & (axis[wi] == bb.cycle_axis[okw])
+            cw.append(wi[sel])
+            cdf.append(bb.cycle_df_hz[okw][sel])
+        order_w = np.concatenate(cw)
+        order = np.argsort(order_w, kind="stable")
+        cycle_win = order_w[order]
+        cycle_df = np.concatenate(cdf)[order]
+        first_after = end_bins - (w - 1) == st.valid_from_bin
+        onset_in, offset_in = _edges_in_window(joined, choose, w, self.has_gyro, self.bin_dur_s)
+        wb = WindowBatch(
+            end_s=end_s,
+            valid=valid_w,
+            candidate=cand,
+            freq_hz=freq,
+            acc_ms=acc_ms,
+            gyro_ms=gyro_ms,
+            context=main.context,
+            first_after_break=first_after,
+            onset_in_s=onset_in,
+            offset_in_s=offset_in,
+            cycle_win=cycle_win,
+            cycle_df_hz=cycle_df,
+        )
+        new_events = self._tracker.process(st.tracker, wb)
+        for e in new_events:
+            if e.type == ENDED:
+                self._note_ended(e)
+        events += new_events
+        st.last_window_end_s = float(end_s[-1])
+        # per-bin labels for the minute summaries (window centre bin)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            disp = displacement_cm(np.sqrt(acc_ms), freq)
+            sev = np.clip(severity_index(np.nan_to_num(disp), cfg.severity_cm), 1, 4)
+        code = np.where(
+            ~valid_w, UNKNOWN, np.where(cand, TREMOR0 + sev, np.where(main.moving, UNKNOWN, NONE))
+        ).astype(np.int8)
+        self._minutes.record(end_bins - w // 2, code)
+        for m in self._minutes.emit(st.last_window_end_s, self._open_intervals()):
+            events.append(Event(MINUTE, m.minute_start_s + 60.0 + self._minutes.delay_s, minute=m))
+        i = -1
+        st.status = {
+            "t_s": float(end_s[i]),
+            "band_rms_g": float(np.sqrt(acc_ms[i])),
+            "band_rms_dps": float(np.sqrt(gyro_ms[i])) if self.has_gyro else None,
+            "dominant_hz": float(freq[i]) if np.isfinite(freq[i]) else None,
+            "period_cv": float(results[0].period_cv[i])
+            if np.isfinite(results[0].period_cv[i])
+            else None,
+            "candidate": bool(cand[i]),
+            "context": ("rest", "posture", "movement")[int(main.context[i])],
+            "gravity_g": [float(v) for v in main.gravity[i]],
+        }
+
+    def _note_ended(self, e: Event) -> None:
+        ep = e.episode
+        self._minutes.add_interval(ep.start_s, ep.end_s, SEVERITY_CLASSES.index(ep.severity))
+
+    def _open_intervals(self) -> list:
+        cur = self._tracker.current(self.state.tracker) if self._tracker else None
+        if cur is None:
+            return []
+        ep = self.state.tracker.episode
+        return [(cur.start_s, ep.last_center_s, SEVERITY_CLASSES.index(cur.severity), False)]
+
+    def _end_open(self, at_s: float) -> list[Event]:
+        evs = self._tracker.end_open(self.state.tracker, at_s)
+        for e in evs:
+            self._note_ended(e)
+        return evs
 
 
-def detect(frame: pd.DataFrame, sample_rate_hz: float | None = None, placement: str = "wrist") -> pd.DataFrame:
-    return pd.DataFrame(columns=list(EPISODE_COLUMNS))
+def _edges_in_window(joined, choose, w, has_gyro, bin_dur_s):
+    """Where band power rises (falls) within each window: seconds from the window start.
+
+    The first bin reaching half the median power of the window's second half is the onset;
+    the last bin reaching half the median of its first half is the offset.
+    """
+    key = "ms_gyro" if has_gyro else "ms_acc"
+    per = [sliding_window_view(j[key].sum(axis=1), w) for j in joined]  # (m, w) each
+    p = per[0].copy()
+    for i in range(1, len(per)):
+        p[choose == i] = per[i][choose == i]
+    half = w // 2
+    ref_on = 0.5 * np.median(p[:, half:], axis=1)
+    ref_off = 0.5 * np.median(p[:, :half], axis=1)
+    on_idx = np.argmax(p >= ref_on[:, None], axis=1)
+    rev = p[:, ::-1] >= ref_off[:, None]
+    off_idx = w - 1 - np.argmax(rev, axis=1)
+    return on_idx * bin_dur_s, (off_idx + 1) * bin_dur_s
+
+
+def _pick(arrays: list[np.ndarray], choose: np.ndarray) -> np.ndarray:
+    out = arrays[0].copy()
+    for i in range(1, len(arrays)):
+        sel = choose == i
+        out[sel] = arrays[i][sel]
+    return out
+
+
+def detect(
+    frame: pd.DataFrame,
+    sample_rate_hz: float | None = None,
+    placement: str = "wrist",
+    config: DetectorConfig | None = None,
+    start_time: datetime | None = None,
+) -> pd.DataFrame:
+    """Episodes in a recording held in a DataFrame with the canonical columns.
+
+    The streaming detector fed once. ``sample_rate_hz`` defaults to ``frame.attrs`` or the
+    median time step.
+    """
+    for c in ("t", "acc_x", "acc_y", "acc_z"):
+        if c not in frame.columns:
+            raise ValueError(f"frame has no column {c!r}")
+    t = frame["t"].to_numpy(dtype=np.float64)
+    if sample_rate_hz is None:
+        sample_rate_hz = frame.attrs.get("sample_rate_hz")
+    if sample_rate_hz is None:
+        d = np.diff(t[:10_000])
+        d = d[d > 0]
+        if d.size == 0:
+            raise ValueError("cannot estimate the sample rate: fewer than two increasing times")
+        sample_rate_hz = 1.0 / float(np.median(d))
+    acc = frame[["acc_x", "acc_y", "acc_z"]].to_numpy(dtype=np.float64)
+    gyro = None
+    if all(c in frame.columns for c in ("gyro_x", "gyro_y", "gyro_z")):
+        gyro = frame[["gyro_x", "gyro_y", "gyro_z"]].to_numpy(dtype=np.float64)
+    det = StreamingDetector(
+        float(sample_rate_hz), placement=placement, config=config, start_time=start_time
+    )
+    det.push(t, acc, gyro)
+    det.flush()
+    return det.episodes()

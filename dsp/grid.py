@@ -1,0 +1,119 @@
+"""Put irregular timestamps on a uniform grid, without interpolating across gaps.
+
+Grid point ``k`` sits at ``origin_s + k / sample_rate_hz``; ``origin_s`` is the time of the
+first sample ever seen. Each grid point is produced exactly once, from the pair of input
+samples that brackets it, so the output does not depend on how the input was chunked.
+A pair further apart than ``gap_s`` is a gap: the grid points inside it are not produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class GridState:
+    """Explicit resampler state carried between chunks."""
+
+    origin_s: float | None = None
+    last_t: float | None = None
+    last_x: np.ndarray | None = None  # (channels,)
+    skipped: int = 0  # input samples dropped: non-finite or not after the previous sample
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Consecutive grid samples ``k0 .. k0 + len(x) - 1``."""
+
+    k0: int
+    x: np.ndarray  # (n, channels) float64
+
+
+@dataclass(frozen=True)
+class Hole:
+    """A gap: no samples between ``start_s`` (last before) and ``end_s`` (first after)."""
+
+    start_s: float
+    end_s: float
+
+
+@dataclass
+class GridOutput:
+    items: list[Segment | Hole] = field(default_factory=list)  # in time order
+
+
+def regrid(
+    t: np.ndarray,
+    x: np.ndarray,
+    state: GridState,
+    sample_rate_hz: float,
+    gap_s: float,
+) -> GridOutput:
+    """Resample one chunk onto the grid by linear interpolation; updates ``state`` in place."""
+    t = np.asarray(t, dtype=np.float64).reshape(-1)
+    x = np.asarray(x, dtype=np.float64)
+    out = GridOutput()
+    if t.size == 0:
+        return out
+    finite = np.isfinite(t) & np.isfinite(x).all(axis=1)
+    if not finite.all():
+        state.skipped += int((~finite).sum())
+        t, x = t[finite], x[finite]
+    if t.size == 0:
+        return out
+    # Keep only strictly increasing times (relative to everything accepted so far).
+    prev_max = -np.inf if state.last_t is None else state.last_t
+    running = np.maximum.accumulate(np.concatenate(([prev_max], t)))[:-1]
+    keep = t > running
+    if not keep.all():
+        state.skipped += int((~keep).sum())
+        t, x = t[keep], x[keep]
+    if t.size == 0:
+        return out
+
+    if state.origin_s is None:
+        state.origin_s = float(t[0])
+    if state.last_t is None:
+        tt, xx = t, x
+    else:
+        tt = np.concatenate(([state.last_t], t))
+        xx = np.concatenate((state.last_x[None, :], x))
+    state.last_t = float(tt[-1])
+    state.last_x = xx[-1].copy()
+    if tt.size < 2:
+        return out
+
+    fs = float(sample_rate_hz)
+    # First grid index at or after each input time; the same arithmetic for every chunking.
+    kk = np.ceil((tt - state.origin_s) * fs).astype(np.int64)
+    dts = np.diff(tt)
+    is_gap = dts > gap_s
+    counts = np.diff(kk)
+    counts[is_gap] = 0
+    np.maximum(counts, 0, out=counts)
+
+    # Split at gaps into runs of pairs.
+    gap_idx = np.flatnonzero(is_gap)
+    run_starts = np.concatenate(([0], gap_idx + 1))
+    run_ends = np.concatenate((gap_idx, [dts.size]))  # exclusive pair index
+    for a, b in zip(run_starts, run_ends):
+        if a > 0:
+            out.items.append(Hole(float(tt[a - 1]), float(tt[a])))
+        if b <= a:
+            continue
+        c = counts[a:b]
+        total = int(c.sum())
+        if total == 0:
+            continue
+        pair = np.repeat(np.arange(a, b), c)
+        k0 = int(kk[a])
+        k = np.arange(k0, k0 + total, dtype=np.int64)
+        g = state.origin_s + k / fs
+        t0 = tt[pair]
+        w = (g - t0) / (tt[pair + 1] - t0)
+        x0 = xx[pair]
+        seg = x0 + (xx[pair + 1] - x0) * w[:, None]
+        out.items.append(Segment(k0, seg))
+    return out

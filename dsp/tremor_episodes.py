@@ -1,0 +1,275 @@
+"""Turn per-window tremor decisions into episodes with onset, offset and summary measures.
+
+An episode starts after ``start_hold_s`` of consecutive candidate windows, and ends after
+``end_hold_s`` without one, or at once at a data gap (no episode bridges missing data).
+Onset is where the band power rises within the first candidate window, offset where it falls
+within the last one (the window edge when the data itself starts or stops there).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp.config import Band, DetectorConfig
+from dsp.events import ENDED, SEVERITY_CLASSES, STARTED, UPDATED, Episode, Event
+from dsp.windows import CONTEXT_NAMES
+
+G_MPS2 = 9.80665
+FREQ_STEP_HZ = 0.02
+FREQ_BINS = 1500  # 0 .. 30 Hz
+DF_STEP_HZ = 0.02
+DF_BINS = 1001  # -10 .. +10 Hz
+
+
+def displacement_cm(acc_rms_g: float | np.ndarray, freq_hz: float | np.ndarray):
+    """Zero-to-peak displacement of a sinusoid with this RMS acceleration: a / (2 pi f)^2."""
+    peak_mps2 = np.sqrt(2.0) * np.asarray(acc_rms_g) * G_MPS2
+    return peak_mps2 / (2.0 * np.pi * np.asarray(freq_hz)) ** 2 * 100.0
+
+
+def severity_index(disp_cm: np.ndarray | float, thresholds_cm: tuple[float, float, float]):
+    """Index into SEVERITY_CLASSES (1 = slight .. 4 = strong) for a detected tremor."""
+    return 1 + np.searchsorted(np.asarray(thresholds_cm), np.asarray(disp_cm), side="right")
+
+
+def seqsum(carry: float, values: np.ndarray) -> float:
+    """carry + v0 + v1 + ... added strictly in order (same result however the input is split)."""
+    if values.size == 0:
+        return carry
+    return float(np.cumsum(np.concatenate(([carry], values)))[-1])
+
+
+@dataclass
+class EpisodeAcc:
+    """Running totals of one episode (or of a run of candidate windows before it starts)."""
+
+    first_start_s: float  # onset estimate
+    last_end_s: float  # end of the last candidate window
+    last_center_s: float  # offset estimate within the last candidate window
+    n: int = 0
+    acc_ms_sum: float = 0.0
+    gyro_ms_sum: float = 0.0
+    freq_hist: np.ndarray = field(default_factory=lambda: np.zeros(FREQ_BINS, np.int64))
+    df_hist: np.ndarray = field(default_factory=lambda: np.zeros(DF_BINS, np.int64))
+    context_counts: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
+    episode_id: int = 0
+    detected_at_s: float = math.nan
+    last_update_s: float = -math.inf
+    last_severity: str | None = None
+
+
+@dataclass
+class TrackerState:
+    next_id: int = 1
+    run: EpisodeAcc | None = None  # candidate windows not yet an episode
+    run_len: int = 0
+    episode: EpisodeAcc | None = None
+    misses: int = 0
+
+
+@dataclass
+class WindowBatch:
+    """Windows of one contiguous run of bins, in order, with what the tracker needs."""
+
+    end_s: np.ndarray
+    valid: np.ndarray
+    candidate: np.ndarray
+    freq_hz: np.ndarray
+    acc_ms: np.ndarray
+    gyro_ms: np.ndarray
+    context: np.ndarray
+    first_after_break: np.ndarray  # window is the first valid one of its segment
+    onset_in_s: np.ndarray  # where the oscillation starts within the window (s from its start)
+    offset_in_s: np.ndarray  # where it stops within the window (s from its start)
+    cycle_win: np.ndarray  # window index of each cycle-to-cycle frequency change
+    cycle_df_hz: np.ndarray
+
+
+class TremorTracker:
+    def __init__(
+        self,
+        config: DetectorConfig,
+        bands: tuple[Band, ...],
+        window_s: float,
+        bin_s: float,
+        has_gyro: bool,
+        wall_clock,
+    ) -> None:
+        self.cfg = config
+        self.bands = bands
+        self.window_s = window_s
+        self.start_n = max(1, int(round(config.start_hold_s / bin_s)))
+        self.end_n = max(1, int(round(config.end_hold_s / bin_s)))
+        self.has_gyro = has_gyro
+        self.wall_clock = wall_clock  # callable: stream seconds -> ISO string or None
+        self.finished: list[Episode] = []
+
+    # --- public -----------------------------------------------------------------
+    def process(self, st: TrackerState, wb: WindowBatch) -> list[Event]:
+        events: list[Event] = []
+        m = wb.end_s.size
+        cand = wb.candidate
+        cand_idx = np.flatnonzero(cand)
+        non_idx = np.flatnonzero(~cand)
+        stop_idx = np.flatnonzero(cand | ~wb.valid)
+        i = 0
+        while i < m:
+            if st.episode is not None:
+                # inside an episode: run until the next non-candidate window
+                j = _next(non_idx, i, m)
+                if j > i:
+                    ep = st.episode
+                    due = ep.last_update_s + self.cfg.update_interval_s
+                    u = i + int(np.searchsorted(wb.end_s[i:j], due, side="left"))
+                    if u < j:
+                        self._accumulate(ep, wb, i, u + 1)
+                        events.append(self._event(UPDATED, ep, float(wb.end_s[u])))
+                        ep.last_update_s = float(wb.end_s[u])
+                        i = u + 1
+                    else:
+                        self._accumulate(ep, wb, i, j)
+                        i = j
+                    st.misses = 0
+                    continue
+                # window i is not a candidate
+                if not wb.valid[i]:
+                    events.append(self._end(st, wb.end_s[i], at_data_edge=st.misses == 0))
+                    i += 1
+                    continue
+                k = _next(stop_idx, i, m)
+                need = self.end_n - st.misses
+                if k - i >= need:
+                    events.append(self._end(st, wb.end_s[i + need - 1], at_data_edge=False))
+                    i = i + need
+                else:
+                    st.misses += k - i
+                    i = k
+                continue
+            # outside an episode
+            j = _next(cand_idx, i, m)
+            if j > i:
+                st.run, st.run_len = None, 0
+                i = j
+                continue
+            k = _next(non_idx, i, m)  # candidate run i..k-1
+            if st.run is None:
+                w_start = wb.end_s[i] - self.window_s
+                start = w_start if wb.first_after_break[i] else w_start + wb.onset_in_s[i]
+                st.run = EpisodeAcc(
+                    first_start_s=start, last_end_s=wb.end_s[i], last_center_s=start
+                )
+            need = self.start_n - st.run_len
+            if k - i >= need:
+                self._accumulate(st.run, wb, i, i + need)
+                ep = st.run
+                ep.episode_id = st.next_id
+                st.next_id += 1
+                ep.detected_at_s = float(wb.end_s[i + need - 1])
+                st.episode, st.run, st.run_len, st.misses = ep, None, 0, 0
+                events.append(self._event(STARTED, ep, ep.detected_at_s))
+                ep.last_update_s = ep.detected_at_s
+                i = i + need
+            else:
+                self._accumulate(st.run, wb, i, k)
+                st.run_len += k - i
+                i = k
+        return events
+
+    def end_open(self, st: TrackerState, at_s: float) -> list[Event]:
+        """End an open episode because the data stops (gap or end of stream)."""
+        st.run, st.run_len = None, 0
+        if st.episode is None:
+            return []
+        return [self._end(st, at_s, at_data_edge=st.misses == 0)]
+
+    def current(self, st: TrackerState) -> Episode | None:
+        return None if st.episode is None else self._episode(st.episode, open_=True)
+
+    # --- internals --------------------------------------------------------------
+    def _accumulate(self, acc: EpisodeAcc, wb: WindowBatch, a: int, b: int) -> None:
+        acc.n += b - a
+        acc.acc_ms_sum = seqsum(acc.acc_ms_sum, wb.acc_ms[a:b])
+        if self.has_gyro:
+            acc.gyro_ms_sum = seqsum(acc.gyro_ms_sum, wb.gyro_ms[a:b])
+        fb = np.clip((wb.freq_hz[a:b] / FREQ_STEP_HZ).astype(np.int64), 0, FREQ_BINS - 1)
+        acc.freq_hist += np.bincount(fb, minlength=FREQ_BINS)
+        acc.context_counts += np.bincount(wb.context[a:b], minlength=3)
+        sel = (wb.cycle_win >= a) & (wb.cycle_win < b)
+        if sel.any():
+            db = np.clip(
+                np.round(wb.cycle_df_hz[sel] / DF_STEP_HZ).astype(np.int64) + DF_BINS // 2,
+                0,
+                DF_BINS - 1,
+            )
+            acc.df_hist += np.bincount(db, minlength=DF_BINS)
+        acc.last_end_s = float(wb.end_s[b - 1])
+        acc.last_center_s = acc.last_end_s - self.window_s + float(wb.offset_in_s[b - 1])
+
+    def _end(self, st: TrackerState, at_s: float, at_data_edge: bool) -> Event:
+        ep = st.episode
+        end_s = ep.last_end_s if at_data_edge else ep.last_center_s
+        end_s = max(end_s, ep.first_start_s)
+        done = self._episode(ep, open_=False, end_s=end_s)
+        self.finished.append(done)
+        st.episode, st.misses = None, 0
+        return Event(ENDED, float(at_s), episode=done)
+
+    def _event(self, kind: str, ep: EpisodeAcc, at_s: float) -> Event:
+        e = self._episode(ep, open_=True)
+        ep.last_severity = e.severity
+        return Event(kind, float(at_s), episode=e)
+
+    def _episode(self, ep: EpisodeAcc, open_: bool, end_s: float | None = None) -> Episode:
+        freq = _hist_quantile(ep.freq_hist, 0.5) * FREQ_STEP_HZ + FREQ_STEP_HZ / 2
+        q1 = _hist_quantile(ep.df_hist, 0.25)
+        q3 = _hist_quantile(ep.df_hist, 0.75)
+        tsi = (q3 - q1) * DF_STEP_HZ if ep.df_hist.sum() >= 4 else None
+        acc_rms = math.sqrt(ep.acc_ms_sum / ep.n)
+        gyro_rms = math.sqrt(ep.gyro_ms_sum / ep.n) if self.has_gyro else None
+        disp = float(displacement_cm(acc_rms, freq))
+        sev = SEVERITY_CLASSES[int(severity_index(disp, self.cfg.severity_cm))]
+        context = CONTEXT_NAMES[int(np.argmax(ep.context_counts))]
+        end = ep.last_end_s if end_s is None else end_s
+        return Episode(
+            episode_id=ep.episode_id,
+            kind="tremor",
+            start_s=float(ep.first_start_s),
+            end_s=float(end),
+            detected_at_s=float(ep.detected_at_s),
+            start_time=self.wall_clock(ep.first_start_s),
+            dominant_hz=round(freq, 2),
+            band=band_name(freq, self.bands),
+            stability=None if tsi is None else round(tsi, 3),
+            amplitude_g=round(acc_rms, 5),
+            amplitude_dps=None if gyro_rms is None else round(gyro_rms, 3),
+            displacement_cm=round(disp, 4),
+            severity=sev,
+            context=context,
+        )
+
+
+def band_name(freq_hz: float, bands: tuple[Band, ...]) -> str:
+    """The band containing ``freq_hz``, else the nearest one."""
+    for b in bands:
+        if b.low_hz <= freq_hz < b.high_hz:
+            return b.name
+    return min(bands, key=lambda b: min(abs(freq_hz - b.low_hz), abs(freq_hz - b.high_hz))).name
+
+
+def _hist_quantile(hist: np.ndarray, q: float) -> float:
+    total = hist.sum()
+    if total == 0:
+        return math.nan
+    c = np.cumsum(hist)
+    return float(np.searchsorted(c, q * total, side="left"))
+
+
+def _next(idx: np.ndarray, i: int, m: int) -> int:
+    """First element of sorted ``idx`` that is >= i, else m."""
+    if idx.size == 0:
+        return m
+    p = np.searchsorted(idx, i)
+    return int(idx[p]) if p < idx.size else m
