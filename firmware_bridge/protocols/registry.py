@@ -16,6 +16,8 @@ from firmware_bridge.transports.base import normalize_uuid
 #: Modules that define ``DEVICES``; imported lazily, in this order.
 PROTOCOL_MODULES: list[str] = [
     "firmware_bridge.protocols.reference",
+    "firmware_bridge.protocols.serial_text",
+    "firmware_bridge.protocols.witmotion",
 ]
 
 
