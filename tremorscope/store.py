@@ -24,13 +24,15 @@ import os
 import socket
 import sqlite3
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -295,12 +297,27 @@ _SESSION_WRITABLE = {
 
 # --------------------------------------------------------------------------- the store
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """Serialise access to the connection (the background committer shares it)."""
+
+    @wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
 
 class Store:
-    """An open episode log. Use as a context manager; one instance per thread.
+    """An open episode log. Use as a context manager.
 
-    Writes are buffered in a transaction: call :meth:`commit` (or :meth:`maybe_commit`
-    at least once per second) to make them durable.
+    Writes are buffered in a transaction: call :meth:`commit`, or :meth:`maybe_commit` after
+    each block, to make them durable. While a session runs, :meth:`start_autocommit` also
+    commits from a background thread at least every ``commit_interval_s``, so data is durable
+    within a second even when the source goes quiet. Methods are serialised by a lock.
     """
 
     def __init__(
@@ -317,6 +334,10 @@ class Store:
         self._pending: dict[int, _Pending] = {}
         self._next_seq: dict[int, int] = {}
         self._last_commit = time.monotonic()
+        self._lock = threading.RLock()
+        self._ac_thread: threading.Thread | None = None
+        self._ac_stop = threading.Event()
+        self._ac_error: BaseException | None = None
         self.conn = self._open(create)
         self.interrupted_on_open = self.mark_dead_sessions()
 
@@ -343,7 +364,7 @@ class Store:
         old_umask = os.umask(0o077)  # the db, -wal and -shm are created owner-only
         try:
             try:
-                conn = sqlite3.connect(str(p), isolation_level=None, timeout=10.0)
+                conn = sqlite3.connect(str(p), isolation_level=None, timeout=10.0, check_same_thread=False)
             except sqlite3.Error as e:
                 raise StoreError(
                     f"cannot open episode log {p}: {e}; pass --db with a writable path"
@@ -359,9 +380,7 @@ class Store:
                 migrate(conn)
             except sqlite3.DatabaseError as e:
                 conn.close()
-                raise StoreError(
-                    f"cannot use {p} as an episode log: {e}; pass another --db path"
-                ) from None
+                raise StoreError(f"cannot use {p} as an episode log: {e}; pass another --db path") from None
             except BaseException:
                 conn.close()
                 raise
@@ -410,24 +429,70 @@ class Store:
 
     def close(self) -> None:
         """Commit what is pending and close the file."""
-        if self.conn is None:
-            return
-        try:
-            self.commit()
-        finally:
-            self.conn.close()
-            self.conn = None  # type: ignore[assignment]
+        self.stop_autocommit()
+        with self._lock:
+            if self.conn is None:
+                return
+            try:
+                self.commit()
+            finally:
+                self.conn.close()
+                self.conn = None  # type: ignore[assignment]
 
     @property
+    @_locked
     def version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def start_autocommit(self, before_commit: Callable[[], None] | None = None) -> None:
+        """Commit pending writes from a background thread at least every ``commit_interval_s``.
+
+        ``before_commit`` runs (under the store lock) just before each such commit, e.g. to
+        write a running session's progress. Errors stop the thread and are raised by the
+        next :meth:`commit`.
+        """
+        if self._ac_thread is not None:
+            return
+        self._ac_stop.clear()
+        self._ac_thread = threading.Thread(
+            target=self._autocommit_loop, args=(before_commit,), name="tremorscope-autocommit",
+            daemon=True,
+        )  # fmt: skip
+        self._ac_thread.start()
+
+    def stop_autocommit(self) -> None:
+        """Stop the background committer (pending writes stay pending until :meth:`commit`)."""
+        thread, self._ac_thread = self._ac_thread, None
+        if thread is not None:
+            self._ac_stop.set()
+            thread.join()
+
+    def _autocommit_loop(self, before_commit: Callable[[], None] | None) -> None:
+        period_s = max(self.commit_interval_s / 4.0, 0.02)
+        while not self._ac_stop.wait(period_s):
+            with self._lock:
+                if self.conn is None:
+                    return
+                if not self.commit_due() or not (self.conn.in_transaction or self._pending):
+                    continue
+                try:
+                    if before_commit is not None:
+                        before_commit()
+                    self.commit()
+                except BaseException as e:  # noqa: BLE001 - handed to the writer thread
+                    self._ac_error = e
+                    return
 
     def _tx(self) -> None:
         if not self.conn.in_transaction:
             self.conn.execute("BEGIN")
 
+    @_locked
     def commit(self) -> None:
         """Write pending raw chunks and make everything durable."""
+        if self._ac_error is not None:
+            err, self._ac_error = self._ac_error, None
+            raise err
         for sid in list(self._pending):
             self._flush_samples(sid)
         if self.conn.in_transaction:
@@ -438,6 +503,7 @@ class Store:
         """True when the last commit is at least ``commit_interval_s`` of wall clock ago."""
         return time.monotonic() - self._last_commit >= self.commit_interval_s
 
+    @_locked
     def maybe_commit(self) -> bool:
         """Commit if one is due (call after every block); returns whether it committed."""
         if self.commit_due():
@@ -447,6 +513,7 @@ class Store:
 
     # ----- sessions
 
+    @_locked
     def begin_session(self, source: str, **fields: Any) -> int:
         """Open a session row in state ``running`` (committed at once) and return its id."""
         row = {"source": str(source), "started_at": now_iso(), "status": RUNNING}
@@ -484,6 +551,7 @@ class Store:
             out[k] = v
         return out
 
+    @_locked
     def update_session(self, session_id: int, **fields: Any) -> None:
         """Set session columns (in the current transaction; commit to make durable)."""
         row = self._session_fields(fields)
@@ -493,6 +561,7 @@ class Store:
         self._tx()
         self.conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*row.values(), session_id])
 
+    @_locked
     def finish_session(self, session_id: int, status: str = COMPLETE, **fields: Any) -> None:
         """Close a session: write remaining samples, totals (gaps from the gaps table), commit."""
         self._flush_samples(session_id)
@@ -506,6 +575,7 @@ class Store:
         self.update_session(session_id, **totals)
         self.commit()
 
+    @_locked
     def mark_dead_sessions(self) -> list[int]:
         """Mark ``running`` sessions whose writer process is gone as ``interrupted``.
 
@@ -513,9 +583,7 @@ class Store:
         Sessions written from another host are left alone. Returns the ids marked.
         """
         host = socket.gethostname()
-        rows = self.conn.execute(
-            "SELECT id, pid, host FROM sessions WHERE status = ?", (RUNNING,)
-        ).fetchall()
+        rows = self.conn.execute("SELECT id, pid, host FROM sessions WHERE status = ?", (RUNNING,)).fetchall()
         dead = [sid for sid, pid, h in rows if (h is None or h == host) and not pid_alive(pid)]
         for sid in dead:
             n, t0, t1 = self.conn.execute(
@@ -531,6 +599,7 @@ class Store:
 
     # ----- raw samples
 
+    @_locked
     def add_samples(self, session_id: int, block: SampleBlock) -> None:
         """Buffer raw samples; they are written as chunks of up to ``chunk_rows`` at commit."""
         n = len(block)
@@ -575,19 +644,22 @@ class Store:
 
     def iter_samples(self, session_id: int) -> Iterator[SampleBlock]:
         """The session's raw samples, chunk by chunk, in arrival order."""
-        self._flush_samples(session_id)
+        with self._lock:
+            self._flush_samples(session_id)
         last = -1
         while True:
-            row = self.conn.execute(
-                "SELECT seq, n, has_gyro, codec, data FROM samples "
-                "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT 1",
-                (session_id, last),
-            ).fetchone()
+            with self._lock:
+                row = self.conn.execute(
+                    "SELECT seq, n, has_gyro, codec, data FROM samples "
+                    "WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT 1",
+                    (session_id, last),
+                ).fetchone()
             if row is None:
                 return
             last = row[0]
             yield decode_chunk(row[4], int(row[1]), bool(row[2]), row[3])
 
+    @_locked
     def sample_count(self, session_id: int) -> int:
         """Raw samples stored for a session (including ones not yet committed by this store)."""
         n = self.conn.execute(
@@ -598,6 +670,7 @@ class Store:
 
     # ----- detector output
 
+    @_locked
     def upsert_episode(
         self, session_id: int, episode: Episode, *, open: bool, updated_at_s: float | None = None
     ) -> None:
@@ -616,6 +689,7 @@ class Store:
             list(row.values()),
         )
 
+    @_locked
     def upsert_minute(self, session_id: int, minute: MinuteSummary) -> None:
         """Insert or replace the summary of one minute."""
         row = {"session_id": session_id, **minute.as_row()}
@@ -629,6 +703,7 @@ class Store:
             list(row.values()),
         )
 
+    @_locked
     def add_gap(self, session_id: int, gap: Gap, origin: str = "detector") -> None:
         """Record a stretch with no data (``origin``: who noticed it, detector or bridge)."""
         self._tx()
@@ -639,6 +714,7 @@ class Store:
 
     # ----- queries
 
+    @_locked
     def session(self, session_id: int) -> dict[str, Any] | None:
         """One session row as a dict, or ``None``."""
         cur = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,))
@@ -647,11 +723,13 @@ class Store:
             return None
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
+    @_locked
     def latest_session_id(self) -> int | None:
         """The most recently started session, or ``None`` when the log is empty."""
         row = self.conn.execute("SELECT max(id) FROM sessions").fetchone()
         return None if row[0] is None else int(row[0])
 
+    @_locked
     def sessions(self) -> pd.DataFrame:
         """All sessions, oldest first, with an ``episodes`` count column."""
         cur = self.conn.execute(
@@ -661,6 +739,7 @@ class Store:
         cols = [d[0] for d in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=cols)
 
+    @_locked
     def episodes(
         self, session_id: int | None = None, *, include_open: bool = True, with_open: bool = False
     ) -> pd.DataFrame:
@@ -679,6 +758,7 @@ class Store:
         rows = self.conn.execute(sql, args).fetchall()
         return _typed_frame(rows, cols, text=_EPISODE_TEXT, ints={*_EPISODE_INT, "open"})
 
+    @_locked
     def minutes(self, session_id: int | None = None) -> pd.DataFrame:
         """Per-minute summaries: ``session_id`` then ``MINUTE_COLUMNS``."""
         cols = ["session_id", *MINUTE_COLUMNS]
@@ -690,6 +770,7 @@ class Store:
         rows = self.conn.execute(sql + " ORDER BY session_id, minute_start_s", args).fetchall()
         return _typed_frame(rows, cols, text={"start_time"}, ints={"session_id"})
 
+    @_locked
     def gaps(self, session_id: int | None = None) -> pd.DataFrame:
         """Data gaps: ``session_id, start_s, end_s, origin``."""
         cols = ["session_id", "start_s", "end_s", "origin"]

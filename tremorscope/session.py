@@ -1,0 +1,367 @@
+"""The session runner: any stream of sample blocks -> the real-time detector -> the episode log.
+
+Source-agnostic on purpose: a replayed recording today, a live BLE or serial sensor later.
+For every block it stores the raw samples first (nothing the sensor sent is lost even if the
+detector fails), pushes the block to the detector and logs the resulting events. It commits
+at least once per wall-clock second, so a killed process loses at most the last second.
+
+Ending is always clean: at the end of the stream, on Ctrl-C or SIGTERM, or when the source
+raises (e.g. a bad line in a recording), the detector is flushed, the session row gets its
+totals and a final status, and everything is committed. Source errors are then re-raised for
+the caller to report.
+
+While a session runs the store also commits from a background thread, so what was received
+is durable within a second even when the source goes quiet. Empty blocks are accepted (a
+source may yield them as heartbeats).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from dsp import StreamingDetector
+from dsp.config import DetectorConfig
+from dsp.events import ENDED, GAP, MINUTE, STARTED, UPDATED, Event
+from firmware_bridge.samples import SampleBlock
+from tremorscope import __version__
+from tremorscope.store import COMPLETE, INTERRUPTED, Store
+
+#: Source counters the runner copies into the session row when a ``stats`` callable reports them.
+STAT_COLUMNS = ("skipped_missing", "skipped_time", "dropped", "malformed")
+
+
+@dataclass
+class SessionInfo:
+    """What the log records about a session's source before the first sample arrives."""
+
+    source: str  # recording path, or device name/address
+    sample_rate_hz: float
+    placement: str = "wrist"
+    device: str | None = None
+    start_time: datetime | None = None  # wall clock of the first sample, when known
+    has_gyro: bool | None = None  # None: decided by the first block
+    mode: str = "replay"  # replay | demo | live | reanalysis
+    extra: dict[str, Any] = field(default_factory=dict)
+    parent_session_id: int | None = None  # for a re-analysis of a stored session
+
+
+@dataclass
+class SessionResult:
+    """Totals of a finished session, as written to its row."""
+
+    session_id: int
+    status: str  # complete | interrupted
+    samples: int
+    t_start_s: float | None
+    t_end_s: float | None
+    episodes: int
+    gaps: int
+    gap_s: float
+    skipped_missing: int = 0
+    skipped_time: int = 0
+    stopped_by: str | None = None  # "SIGINT" / "SIGTERM" when a signal ended it
+    error: str | None = None  # one line, when the source or detector failed
+
+    @property
+    def duration_s(self) -> float:
+        """Recording time covered (first to last sample), 0 when empty."""
+        if self.t_start_s is None or self.t_end_s is None:
+            return 0.0
+        return self.t_end_s - self.t_start_s
+
+
+class _StopOnSignals:
+    """First SIGINT/SIGTERM asks the runner to stop after the current block; a second forces it.
+
+    Handlers are installed only in the main thread (the only place Python delivers signals)
+    and restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self.shielded = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.shielded:  # closing the session: finish it, the process ends right after
+            self.requested = self.requested or signal.Signals(signum).name
+            return
+        if self.requested is not None:
+            raise KeyboardInterrupt  # second signal: stop now
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> _StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    self._old[sig] = signal.signal(sig, self._handle)
+                except (ValueError, OSError):  # pragma: no cover - exotic embedding
+                    pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+EventCallback = Callable[[Event, "SessionRunner"], None]
+
+
+class SessionRunner:
+    """Runs one session: ``SessionRunner(store, info, ...).run(blocks) -> SessionResult``.
+
+    ``on_event(event, runner)`` is called after each detector event has been logged (the CLI
+    prints episodes with it). ``stats()`` returns the source's counters (see
+    :data:`STAT_COLUMNS`); they are written with each commit and at the end. A stop by
+    signal ends with ``stop_status`` (``interrupted`` for a replay cut short; a live
+    session, where Ctrl-C is the normal way to end, passes ``complete``).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        info: SessionInfo,
+        *,
+        config: DetectorConfig | None = None,
+        on_event: EventCallback | None = None,
+        stats: Callable[[], Mapping[str, Any]] | None = None,
+        stop_status: str = INTERRUPTED,
+        handle_signals: bool = True,
+    ) -> None:
+        self.store = store
+        self.info = info
+        self.config = config or DetectorConfig()
+        self.on_event = on_event
+        self.stats = stats
+        self.stop_status = stop_status
+        self.handle_signals = handle_signals
+        self.session_id: int | None = None
+        self.samples = 0
+        self.t_first_s: float | None = None
+        self.t_last_s: float | None = None
+        self.has_gyro = info.has_gyro
+        self.detector: StreamingDetector | None = None
+
+    # ----- the run
+
+    def run(self, blocks: Iterable[SampleBlock]) -> SessionResult:
+        """Consume ``blocks`` until the end, a stop signal or an error; always close cleanly."""
+        info = self.info
+        self.detector = StreamingDetector(
+            info.sample_rate_hz, placement=info.placement, config=self.config,
+            start_time=info.start_time,
+        )  # fmt: skip
+        used = getattr(self.detector, "config", None) or self.config
+        self.session_id = self.store.begin_session(
+            info.source,
+            mode=info.mode,
+            device=info.device,
+            placement=info.placement,
+            sample_rate_hz=info.sample_rate_hz,
+            has_gyro=info.has_gyro,
+            start_time=info.start_time,
+            config_json=used.to_json(),
+            app_version=__version__,
+            extra_json=info.extra or None,
+            parent_session_id=info.parent_session_id,
+        )
+        sid = self.session_id
+        stopped_by: str | None = None
+        error: BaseException | None = None
+        it = iter(blocks)
+        guard = _StopOnSignals() if self.handle_signals else None
+        if guard is not None:
+            guard.__enter__()
+        # durable within a second even while the source is quiet (paced replay, live gaps)
+        self.store.start_autocommit(lambda: self.store.update_session(sid, **self._progress()))
+        try:
+            try:
+                for block in it:
+                    self._handle_block(block)
+                    if guard is not None and guard.requested:
+                        stopped_by = guard.requested
+                        break
+            except KeyboardInterrupt:
+                stopped_by = "SIGINT"
+            except BaseException as e:  # noqa: B036 - re-raised below after closing the session
+                error = e
+            if guard is not None:
+                guard.shielded = True  # from here on a signal must not cut the closing short
+                stopped_by = stopped_by or guard.requested
+            close = getattr(it, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # noqa: BLE001 - a failing source close must not lose the log
+                    pass
+            try:
+                result = self._finish(stopped_by, error)
+            except Exception:
+                if error is None:
+                    raise
+        finally:
+            self.store.stop_autocommit()
+            if guard is not None:
+                guard.__exit__(None, None, None)
+        if error is not None:
+            raise error
+        return result
+
+    def _handle_block(self, block: SampleBlock) -> None:
+        n = len(block)
+        if n:
+            assert self.session_id is not None and self.detector is not None
+            self.store.add_samples(self.session_id, block)  # raw first: never lost
+            if self.t_first_s is None:
+                self.t_first_s = float(block.t[0])
+            self.t_last_s = float(block.t[-1])
+            self.samples += n
+            if self.has_gyro is None:
+                self.has_gyro = block.has_gyro
+            self._log_events(self.detector.push_block(block))
+        if self.store.commit_due():
+            self.store.update_session(self.session_id, **self._progress())
+            self.store.commit()
+
+    def _log_events(self, events: list[Event]) -> None:
+        sid = self.session_id
+        assert sid is not None
+        for ev in events:
+            if ev.type in (STARTED, UPDATED, ENDED) and ev.episode is not None:
+                self.store.upsert_episode(sid, ev.episode, open=ev.type != ENDED, updated_at_s=ev.at_s)
+            elif ev.type == MINUTE and ev.minute is not None:
+                self.store.upsert_minute(sid, ev.minute)
+            elif ev.type == GAP and ev.gap is not None:
+                self.store.add_gap(sid, ev.gap)
+            if self.on_event is not None:
+                self.on_event(ev, self)
+
+    def _progress(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "samples": self.samples,
+            "t_start_s": self.t_first_s,
+            "t_end_s": self.t_last_s,
+            "has_gyro": self.has_gyro,
+        }
+        if self.stats is not None:
+            try:
+                counters = dict(self.stats())
+            except Exception:  # noqa: BLE001 - counters are informative, never fatal
+                counters = {}
+            fields.update({k: int(v) for k, v in counters.items() if k in STAT_COLUMNS})
+        return fields
+
+    def _finish(self, stopped_by: str | None, error: BaseException | None) -> SessionResult:
+        """Flush the detector, write totals and the final status, commit."""
+        sid = self.session_id
+        assert sid is not None and self.detector is not None
+        flush_error: BaseException | None = None
+        try:
+            self._log_events(self.detector.flush())
+        except Exception as e:  # noqa: BLE001 - keep closing; reported below
+            flush_error = e
+        problem = error or flush_error
+        status = COMPLETE
+        if problem is not None:
+            status = INTERRUPTED
+        elif stopped_by is not None:
+            status = self.stop_status
+        fields = self._progress()
+        if self.samples > 1 and self.t_first_s is not None and self.t_last_s is not None:
+            span_s = self.t_last_s - self.t_first_s
+            if span_s > 0:
+                fields["effective_rate_hz"] = (self.samples - 1) / span_s
+        message = None
+        if problem is not None:
+            message = _one_line(problem)
+        elif stopped_by is not None:
+            message = f"stopped by {stopped_by}"
+        self.store.finish_session(sid, status, error=message, **fields)
+        if flush_error is not None and error is None:
+            raise flush_error
+        row = self.store.session(sid) or {}
+        return SessionResult(
+            session_id=sid,
+            status=status,
+            samples=self.samples,
+            t_start_s=self.t_first_s,
+            t_end_s=self.t_last_s,
+            episodes=len(self.store.episodes(sid)),
+            gaps=int(row.get("gaps") or 0),
+            gap_s=float(row.get("gap_s") or 0.0),
+            skipped_missing=int(row.get("skipped_missing") or 0),
+            skipped_time=int(row.get("skipped_time") or 0),
+            stopped_by=stopped_by,
+            error=_one_line(error) if error is not None else None,
+        )
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text
+
+
+def replay_session(
+    store: Store,
+    path: str | Path,
+    *,
+    placement: str | None = None,
+    speed: float | None = None,
+    config: DetectorConfig | None = None,
+    on_event: EventCallback | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    mode: str = "replay",
+    source_label: str | None = None,
+    block_s: float = 1.0,
+) -> SessionResult:
+    """Replay a recording file through the detector into ``store``.
+
+    ``speed``: ``None`` for as fast as possible, else a multiple of real time. ``placement``
+    defaults to the recording's metadata, else wrist. ``on_progress(fraction)`` is called
+    after each block. Reader errors at open propagate before any session is created; errors
+    mid-file end the session cleanly (everything before them kept) and propagate.
+    """
+    from firmware_bridge.recording import RecordingReader
+    from firmware_bridge.replay import ReplaySource
+
+    with RecordingReader(path) as reader:
+        info = SessionInfo(
+            source=source_label or str(Path(path).resolve()),
+            sample_rate_hz=float(reader.sample_rate_hz),
+            placement=(placement or reader.placement or "wrist").strip().lower(),
+            device=reader.device,
+            start_time=reader.start_time,
+            has_gyro=reader.has_gyro,
+            mode=mode,
+            extra={"recording_meta": dict(reader.meta)},
+        )
+        source = ReplaySource(reader, speed=speed, block_s=block_s)
+
+        def blocks() -> Iterable[SampleBlock]:
+            for block in source:
+                yield block
+                if on_progress is not None:
+                    on_progress(float(source.progress))
+
+        runner = SessionRunner(
+            store, info, config=config, on_event=on_event, stats=lambda: reader_stats(reader)
+        )
+        return runner.run(blocks())
+
+
+def reader_stats(reader: Any) -> dict[str, int]:
+    """The skipped-row counters of a ``RecordingReader`` as session columns."""
+    stats = getattr(reader, "stats", None)
+    if stats is None:
+        return {}
+    return {
+        "skipped_missing": int(getattr(stats, "skipped_missing", 0) or 0),
+        "skipped_time": int(getattr(stats, "skipped_time", 0) or 0),
+    }
