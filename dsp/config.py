@@ -86,9 +86,7 @@ class DetectorConfig:
         kw = dict(d)
         if "bands" in kw:
             kw["bands"] = tuple(
-                b
-                if isinstance(b, Band)
-                else Band(str(b["name"]), float(b["low_hz"]), float(b["high_hz"]))
+                b if isinstance(b, Band) else Band(str(b["name"]), float(b["low_hz"]), float(b["high_hz"]))
                 for b in kw["bands"]
             )
         if "severity_cm" in kw:

@@ -28,7 +28,7 @@ from dsp.tremor_episodes import (
     displacement_cm,
     severity_index,
 )
-from dsp.windows import WindowInputs, decide
+from dsp.windows import CONTEXT_NAMES, WindowInputs, decide
 
 MAX_CHUNK_SAMPLES = 1 << 16  # large pushes are processed in slices of this many samples
 
@@ -52,7 +52,7 @@ class DetectorState:
     pending: np.ndarray | None = None  # grid samples of the unfinished bin
     pending_k0: int = 0
     valid_from_bin: int = 0  # first bin after the warm-up of the current segment
-    history: list | None = None  # per-bin inputs of the last window_bins - 1 bins, per band
+    history: dict | None = None  # per-bin inputs of the last window_bins - 1 bins
     history_bin0: int = 0
     last_window_end_s: float | None = None
     samples: int = 0
@@ -73,9 +73,7 @@ class StreamingDetector:
     ) -> None:
         fs = float(sample_rate_hz)
         if not (math.isfinite(fs) and fs >= 20.0):
-            raise ValueError(
-                f"sample rate {sample_rate_hz} Hz is too low for tremor (need >= 20 Hz)"
-            )
+            raise ValueError(f"sample rate {sample_rate_hz} Hz is too low for tremor (need >= 20 Hz)")
         self.sample_rate_hz = fs
         self.placement = placement
         self.config = cfg = config or DetectorConfig()
@@ -88,14 +86,14 @@ class StreamingDetector:
         lo = min(b.low_hz for b in cfg.bands)
         hi = max(b.high_hz for b in cfg.bands)
         nyq_hz = fs / 2
-        self.band_specs = [BandSpec(lo, min(hi, 0.8 * nyq_hz), max(lo - 0.5, 0.5), hi + 1.0)]
         bands = tuple(cfg.bands)
         ob = ORTHOSTATIC_BAND
-        if cfg.detect_orthostatic and fs >= 50.0 and ob.high_hz + 1.0 < 0.9 * nyq_hz:
-            self.band_specs.append(
-                BandSpec(ob.low_hz, ob.high_hz, ob.low_hz - 1.0, ob.high_hz + 1.0)
-            )
+        if cfg.detect_orthostatic and ob.high_hz + 1.0 < 0.9 * nyq_hz:
+            hi = max(hi, ob.high_hz)
             bands = bands + (ob,)
+        hi = min(hi, 0.88 * nyq_hz)
+        # One band-pass covers every band; the cycle frequency says which band a tremor is in.
+        self.band = BandSpec(lo, hi, max(lo - 0.5, 0.5), min(hi + 1.0, 0.9 * nyq_hz))
         self.bands: tuple[Band, ...] = bands
         self.has_gyro: bool | None = None
         self.state = DetectorState()
@@ -109,7 +107,7 @@ class StreamingDetector:
         if self.state.flushed:
             raise RuntimeError("the detector was flushed; start a new one for a new stream")
         t = np.asarray(t, dtype=np.float64).reshape(-1)
-        acc = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
+        acc = np.asarray(acc, dtype=np.float32).reshape(-1, 3)
         if acc.shape[0] != t.shape[0]:
             raise ValueError(f"acc has {acc.shape[0]} rows but t has {t.shape[0]}")
         if self.has_gyro is None:
@@ -119,7 +117,7 @@ class StreamingDetector:
         if (gyro is not None) != self.has_gyro:
             raise ValueError("a stream must keep the same channels: gyroscope appeared or vanished")
         if gyro is not None:
-            gyro = np.asarray(gyro, dtype=np.float64).reshape(-1, 3)
+            gyro = np.asarray(gyro, dtype=np.float32).reshape(-1, 3)
             if gyro.shape[0] != t.shape[0]:
                 raise ValueError(f"gyro has {gyro.shape[0]} rows but t has {t.shape[0]}")
             x = np.concatenate((acc, gyro), axis=1)
@@ -179,7 +177,7 @@ class StreamingDetector:
     def _setup(self, has_gyro: bool) -> None:
         self.has_gyro = has_gyro
         fs = self.sample_rate_hz
-        sos = [bandpass_sos(b.filter_low_hz, b.filter_high_hz, fs) for b in self.band_specs]
+        sos = bandpass_sos(self.band.filter_low_hz, self.band.filter_high_hz, fs)
         cross = slice(3, 6) if has_gyro else slice(0, 3)
         self._features = BinFeatures(sos, fs, self.bin_n, cross)
         self.state.features = self._features.new_state()
@@ -190,17 +188,14 @@ class StreamingDetector:
     def _wall_clock(self, t_s: float) -> str | None:
         if self.start_time is None or self.state.grid.origin_s is None:
             return None
-        return (
-            self.start_time + timedelta(seconds=float(t_s) - self.state.grid.origin_s)
-        ).isoformat()
+        return (self.start_time + timedelta(seconds=float(t_s) - self.state.grid.origin_s)).isoformat()
 
     def _init_minutes(self) -> None:
         origin = self.state.grid.origin_s
-        first = origin
+        first = self.state.grid.first_t
         if self.start_time is not None:
             st = self.start_time
-            into_minute_s = st.second + st.microsecond / 1e6
-            first = origin - into_minute_s
+            first -= st.second + st.microsecond / 1e6
         cfg = self.config
         delay = self.window_s + cfg.start_hold_s + cfg.end_hold_s + 2 * self.bin_dur_s
         self._minutes = MinuteAccountant(self.bin_dur_s, origin, first, delay, self._wall_clock)
@@ -254,94 +249,54 @@ class StreamingDetector:
         st = self.state
         cfg = self.config
         w = self.window_bins
-        nnew = bins.mean.shape[0]
+        bb = bins.band
+        nnew = bins.lf.shape[0]
         idx = np.arange(bin0, bin0 + nnew)
-        valid = idx >= st.valid_from_bin
-        per_band = []
-        for bb in bins.bands:
-            cur = dict(
-                valid=valid,
-                ms_acc=bb.ms[:, 0:3],
-                ms_gyro=bb.ms[:, 3:6] if self.has_gyro else None,
-                n_cycles=bb.n_cycles,
-                sum_period=bb.sum_period,
-                sum_period_sq=bb.sum_period_sq,
-                lf_acc=bins.lf[:, 0:3],
-                lf_gyro=bins.lf[:, 3:6] if self.has_gyro else None,
-            )
-            per_band.append(cur)
+        cur = dict(
+            valid=idx >= st.valid_from_bin,
+            ms_acc=bb.ms[:, 0:3],
+            ms_gyro=bb.ms[:, 3:6] if self.has_gyro else None,
+            n_cycles=bb.n_cycles,
+            sum_period=bb.sum_period,
+            sum_period_sq=bb.sum_period_sq,
+            lf_acc=bins.lf[:, 0:3],
+            lf_gyro=bins.lf[:, 3:6] if self.has_gyro else None,
+        )
         hist = st.history
-        nh = 0 if hist is None else hist[0]["valid"].shape[0]
-        joined = []
-        for bi, cur in enumerate(per_band):
-            if hist is None:
-                joined.append(cur)
-            else:
-                joined.append(
-                    {
-                        k: (None if v is None else np.concatenate((hist[bi][k], v)))
-                        for k, v in cur.items()
-                    }
-                )
+        nh = 0 if hist is None else hist["valid"].shape[0]
+        if hist is None:
+            joined = cur
+        else:
+            joined = {k: (None if v is None else np.concatenate((hist[k], v))) for k, v in cur.items()}
         total = nh + nnew
         keep = min(w - 1, total)
-        st.history = [
-            {k: (None if v is None else v[total - keep :]) for k, v in j.items()} for j in joined
-        ]
+        st.history = {k: (None if v is None else v[total - keep :]) for k, v in joined.items()}
         if total < w:
             return
-        # windows end at joined rows w-1 .. total-1; new bins whose window is complete
-        results = [
-            decide(WindowInputs(**j), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg)
-            for j, spec in zip(joined, self.band_specs)
-        ]
-        end_bins = np.arange(bin0 + nnew - (total - w + 1), bin0 + nnew)
-        origin = st.grid.origin_s
-        end_s = origin + (end_bins + 1) * self.bin_dur_s
-        main = results[0]
-        choose = np.zeros(end_bins.size, np.int64)
-        for bi in range(1, len(results)):
-            r = results[bi]
-            better = r.candidate & ~main.candidate
-            choose[better] = bi
-        pick = lambda name: _pick([getattr(r, name) for r in results], choose)  # noqa: E731
-        cand = np.zeros(end_bins.size, bool)
-        for r in results:
-            cand |= r.candidate
-        valid_w = main.valid
-        freq = pick("freq_hz")
-        acc_ms = pick("acc_ms")
-        gyro_ms = pick("gyro_ms")
-        axis = pick("axis")
+        spec = self.band
+        r = decide(WindowInputs(**joined), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg)
+        # windows end at joined rows w-1 .. total-1
+        end_bins = np.arange(bin0 - nh + w - 1, bin0 + nnew)
+        end_s = st.grid.origin_s + (end_bins + 1) * self.bin_dur_s
         # cycle-to-cycle frequency changes in each window's last bin, on its dominant axis
-        cw, cdf = [], []
-        first_new_row = nh  # joined row of bin0
-        for bi, bb in enumerate(bins.bands):
-            win_of_bin = bb.cycle_bin + first_new_row - (w - 1)  # window index ending at that bin
-            okw = (win_of_bin >= 0) & (win_of_bin < end_bins.size)
-            wi = win_of_bin[okw]
-            sel = (choose[wi] == bi) & (axis[wi] == bb.cycle_axis[okw])
-            cw.append(wi[sel])
-            cdf.append(bb.cycle_df_hz[okw][sel])
-        order_w = np.concatenate(cw)
-        order = np.argsort(order_w, kind="stable")
-        cycle_win = order_w[order]
-        cycle_df = np.concatenate(cdf)[order]
-        first_after = end_bins - (w - 1) == st.valid_from_bin
-        onset_in, offset_in = _edges_in_window(joined, choose, w, self.has_gyro, self.bin_dur_s)
+        win_of_bin = bb.cycle_bin + nh - (w - 1)
+        okw = (win_of_bin >= 0) & (win_of_bin < end_bins.size)
+        wi = win_of_bin[okw]
+        sel = r.axis[wi] == bb.cycle_axis[okw]
+        onset_in, offset_in = _edges_in_window(joined, w, self.has_gyro, self.bin_dur_s)
         wb = WindowBatch(
             end_s=end_s,
-            valid=valid_w,
-            candidate=cand,
-            freq_hz=freq,
-            acc_ms=acc_ms,
-            gyro_ms=gyro_ms,
-            context=main.context,
-            first_after_break=first_after,
+            valid=r.valid,
+            candidate=r.candidate,
+            freq_hz=r.freq_hz,
+            acc_ms=r.acc_ms,
+            gyro_ms=r.gyro_ms,
+            context=r.context,
+            first_after_break=end_bins - (w - 1) == st.valid_from_bin,
             onset_in_s=onset_in,
             offset_in_s=offset_in,
-            cycle_win=cycle_win,
-            cycle_df_hz=cycle_df,
+            cycle_win=wi[sel],
+            cycle_df_hz=bb.cycle_df_hz[okw][sel],
         )
         new_events = self._tracker.process(st.tracker, wb)
         for e in new_events:
@@ -351,26 +306,25 @@ class StreamingDetector:
         st.last_window_end_s = float(end_s[-1])
         # per-bin labels for the minute summaries (window centre bin)
         with np.errstate(invalid="ignore", divide="ignore"):
-            disp = displacement_cm(np.sqrt(acc_ms), freq)
+            disp = displacement_cm(np.sqrt(r.acc_ms), r.freq_hz)
             sev = np.clip(severity_index(np.nan_to_num(disp), cfg.severity_cm), 1, 4)
         code = np.where(
-            ~valid_w, UNKNOWN, np.where(cand, TREMOR0 + sev, np.where(main.moving, UNKNOWN, NONE))
+            ~r.valid,
+            UNKNOWN,
+            np.where(r.candidate, TREMOR0 + sev, np.where(r.moving, UNKNOWN, NONE)),
         ).astype(np.int8)
         self._minutes.record(end_bins - w // 2, code)
         for m in self._minutes.emit(st.last_window_end_s, self._open_intervals()):
             events.append(Event(MINUTE, m.minute_start_s + 60.0 + self._minutes.delay_s, minute=m))
-        i = -1
         st.status = {
-            "t_s": float(end_s[i]),
-            "band_rms_g": float(np.sqrt(acc_ms[i])),
-            "band_rms_dps": float(np.sqrt(gyro_ms[i])) if self.has_gyro else None,
-            "dominant_hz": float(freq[i]) if np.isfinite(freq[i]) else None,
-            "period_cv": float(results[0].period_cv[i])
-            if np.isfinite(results[0].period_cv[i])
-            else None,
-            "candidate": bool(cand[i]),
-            "context": ("rest", "posture", "movement")[int(main.context[i])],
-            "gravity_g": [float(v) for v in main.gravity[i]],
+            "t_s": float(end_s[-1]),
+            "band_rms_g": float(np.sqrt(r.acc_ms[-1])),
+            "band_rms_dps": float(np.sqrt(r.gyro_ms[-1])) if self.has_gyro else None,
+            "dominant_hz": _finite(r.freq_hz[-1]),
+            "period_cv": _finite(r.period_cv[-1]),
+            "candidate": bool(r.candidate[-1]),
+            "context": CONTEXT_NAMES[int(r.context[-1])],
+            "gravity_g": [float(v) for v in r.gravity[-1]],
         }
 
     def _note_ended(self, e: Event) -> None:
@@ -391,32 +345,23 @@ class StreamingDetector:
         return evs
 
 
-def _edges_in_window(joined, choose, w, has_gyro, bin_dur_s):
+def _edges_in_window(joined: dict, w: int, has_gyro: bool, bin_dur_s: float):
     """Where band power rises (falls) within each window: seconds from the window start.
 
     The first bin reaching half the median power of the window's second half is the onset;
     the last bin reaching half the median of its first half is the offset.
     """
-    key = "ms_gyro" if has_gyro else "ms_acc"
-    per = [sliding_window_view(j[key].sum(axis=1), w) for j in joined]  # (m, w) each
-    p = per[0].copy()
-    for i in range(1, len(per)):
-        p[choose == i] = per[i][choose == i]
+    p = sliding_window_view(joined["ms_gyro" if has_gyro else "ms_acc"].sum(axis=1), w)
     half = w // 2
     ref_on = 0.5 * np.median(p[:, half:], axis=1)
     ref_off = 0.5 * np.median(p[:, :half], axis=1)
     on_idx = np.argmax(p >= ref_on[:, None], axis=1)
-    rev = p[:, ::-1] >= ref_off[:, None]
-    off_idx = w - 1 - np.argmax(rev, axis=1)
+    off_idx = w - 1 - np.argmax(p[:, ::-1] >= ref_off[:, None], axis=1)
     return on_idx * bin_dur_s, (off_idx + 1) * bin_dur_s
 
 
-def _pick(arrays: list[np.ndarray], choose: np.ndarray) -> np.ndarray:
-    out = arrays[0].copy()
-    for i in range(1, len(arrays)):
-        sel = choose == i
-        out[sel] = arrays[i][sel]
-    return out
+def _finite(v) -> float | None:
+    return float(v) if np.isfinite(v) else None
 
 
 def detect(
@@ -447,9 +392,7 @@ def detect(
     gyro = None
     if all(c in frame.columns for c in ("gyro_x", "gyro_y", "gyro_z")):
         gyro = frame[["gyro_x", "gyro_y", "gyro_z"]].to_numpy(dtype=np.float64)
-    det = StreamingDetector(
-        float(sample_rate_hz), placement=placement, config=config, start_time=start_time
-    )
+    det = StreamingDetector(float(sample_rate_hz), placement=placement, config=config, start_time=start_time)
     det.push(t, acc, gyro)
     det.flush()
     return det.episodes()

@@ -1,8 +1,10 @@
 """Put irregular timestamps on a uniform grid, without interpolating across gaps.
 
-Grid point ``k`` sits at ``origin_s + k / sample_rate_hz``; ``origin_s`` is the time of the
-first sample ever seen. Each grid point is produced exactly once, from the pair of input
-samples that brackets it, so the output does not depend on how the input was chunked.
+Grid point ``k`` sits at ``origin_s + k / sample_rate_hz``; ``origin_s`` is half a sample
+period after the first sample ever seen, so that with a steady clock each grid point falls
+between two input samples and the common case needs no search. Each grid point is produced
+exactly once, from the pair of input samples that brackets it, so the output does not
+depend on how the input was chunked.
 A pair further apart than ``gap_s`` is a gap: the grid points inside it are not produced.
 """
 
@@ -17,6 +19,7 @@ import numpy as np
 class GridState:
     """Explicit resampler state carried between chunks."""
 
+    first_t: float | None = None  # time of the first sample ever seen
     origin_s: float | None = None
     last_t: float | None = None
     last_x: np.ndarray | None = None  # (channels,)
@@ -28,7 +31,7 @@ class Segment:
     """Consecutive grid samples ``k0 .. k0 + len(x) - 1``."""
 
     k0: int
-    x: np.ndarray  # (n, channels) float64
+    x: np.ndarray  # (n, channels) float32
 
 
 @dataclass(frozen=True)
@@ -53,28 +56,30 @@ def regrid(
 ) -> GridOutput:
     """Resample one chunk onto the grid by linear interpolation; updates ``state`` in place."""
     t = np.asarray(t, dtype=np.float64).reshape(-1)
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float32)
     out = GridOutput()
     if t.size == 0:
         return out
-    finite = np.isfinite(t) & np.isfinite(x).all(axis=1)
-    if not finite.all():
+    if not (np.isfinite(t).all() and np.isfinite(x).all()):
+        finite = np.isfinite(t) & np.isfinite(x).all(axis=1)
         state.skipped += int((~finite).sum())
         t, x = t[finite], x[finite]
-    if t.size == 0:
-        return out
+        if t.size == 0:
+            return out
     # Keep only strictly increasing times (relative to everything accepted so far).
     prev_max = -np.inf if state.last_t is None else state.last_t
-    running = np.maximum.accumulate(np.concatenate(([prev_max], t)))[:-1]
-    keep = t > running
-    if not keep.all():
+    if not (t[0] > prev_max and (t[1:] > t[:-1]).all()):
+        running = np.maximum.accumulate(np.concatenate(([prev_max], t)))[:-1]
+        keep = t > running
         state.skipped += int((~keep).sum())
         t, x = t[keep], x[keep]
-    if t.size == 0:
-        return out
+        if t.size == 0:
+            return out
 
+    fs = float(sample_rate_hz)
     if state.origin_s is None:
-        state.origin_s = float(t[0])
+        state.first_t = float(t[0])
+        state.origin_s = float(t[0]) + 0.5 / fs
     if state.last_t is None:
         tt, xx = t, x
     else:
@@ -85,7 +90,6 @@ def regrid(
     if tt.size < 2:
         return out
 
-    fs = float(sample_rate_hz)
     # First grid index at or after each input time; the same arithmetic for every chunking.
     kk = np.ceil((tt - state.origin_s) * fs).astype(np.int64)
     dts = np.diff(tt)
@@ -107,13 +111,19 @@ def regrid(
         total = int(c.sum())
         if total == 0:
             continue
-        pair = np.repeat(np.arange(a, b), c)
         k0 = int(kk[a])
         k = np.arange(k0, k0 + total, dtype=np.int64)
         g = state.origin_s + k / fs
-        t0 = tt[pair]
-        w = (g - t0) / (tt[pair + 1] - t0)
-        x0 = xx[pair]
-        seg = x0 + (xx[pair + 1] - x0) * w[:, None]
+        if (c == 1).all():  # one grid point per input pair: no search, no gather
+            t0, t1 = tt[a:b], tt[a + 1 : b + 1]
+            x0, x1 = xx[a:b], xx[a + 1 : b + 1]
+        else:
+            pair = np.repeat(np.arange(a, b), c)
+            t0, t1 = tt[pair], tt[pair + 1]
+            x0, x1 = xx.take(pair, axis=0), xx.take(pair + 1, axis=0)
+        w = ((g - t0) / (t1 - t0)).astype(np.float32)[:, None]
+        seg = x1 - x0
+        seg *= w
+        seg += x0
         out.items.append(Segment(k0, seg))
     return out

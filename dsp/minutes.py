@@ -30,9 +30,7 @@ class MinuteAccountant:
         self.wall_clock = wall_clock
         self.base_bin = 0  # global index of status[0]
         self.status = np.zeros(0, np.int8)
-        self.intervals: list[
-            tuple[float, float, int, bool]
-        ] = []  # start, end, severity, contraction
+        self.intervals: list[tuple[float, float, int, bool]] = []  # start, end, severity, contraction
         self.next_minute = 0
 
     def record(self, bins: np.ndarray, codes: np.ndarray) -> None:
@@ -46,14 +44,10 @@ class MinuteAccountant:
         ok = rel >= 0
         self.status[rel[ok]] = codes[ok]
 
-    def add_interval(
-        self, start_s: float, end_s: float, severity: int, contraction: bool = False
-    ) -> None:
+    def add_interval(self, start_s: float, end_s: float, severity: int, contraction: bool = False) -> None:
         self.intervals.append((start_s, end_s, severity, contraction))
 
-    def emit(
-        self, now_s: float, open_intervals: list[tuple[float, float, int, bool]]
-    ) -> list[MinuteSummary]:
+    def emit(self, now_s: float, open_intervals: list[tuple[float, float, int, bool]]) -> list[MinuteSummary]:
         """Minutes that are final at stream time ``now_s``."""
         out = []
         while self._minute_start(self.next_minute + 1) + self.delay_s <= now_s:

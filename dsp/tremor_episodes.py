@@ -158,9 +158,7 @@ class TremorTracker:
             if st.run is None:
                 w_start = wb.end_s[i] - self.window_s
                 start = w_start if wb.first_after_break[i] else w_start + wb.onset_in_s[i]
-                st.run = EpisodeAcc(
-                    first_start_s=start, last_end_s=wb.end_s[i], last_center_s=start
-                )
+                st.run = EpisodeAcc(first_start_s=start, last_end_s=wb.end_s[i], last_center_s=start)
             need = self.start_n - st.run_len
             if k - i >= need:
                 self._accumulate(st.run, wb, i, i + need)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 MOVEMENT, POSTURE, REST = 2, 1, 0
 CONTEXT_NAMES = ("rest", "posture", "movement")
@@ -59,15 +58,19 @@ class WindowResult:
 
 
 def _wsum(a: np.ndarray, w: int) -> np.ndarray:
-    """Sum over trailing windows of ``w`` rows (fixed grouping, so chunk-invariant)."""
-    return sliding_window_view(a, w, axis=0).sum(axis=-1)
+    """Sum over trailing windows of ``w`` rows, added in a fixed order (chunk-invariant)."""
+    m = a.shape[0] - w + 1
+    out = a[0:m].astype(np.float64)
+    for i in range(1, w):
+        out += a[i : i + m]
+    return out
 
 
 def decide(
     inp: WindowInputs, w: int, sample_rate_hz: float, band_lo_hz: float, band_hi_hz: float, cfg
 ) -> WindowResult:
     """Decide every complete window in ``inp`` (``len - w + 1`` windows)."""
-    valid = sliding_window_view(inp.valid, w).all(axis=-1)
+    valid = _wsum(inp.valid, w) == w
     ms_acc = _wsum(inp.ms_acc, w) / w  # (m, 3)
     acc_ms = ms_acc.sum(axis=1)
     has_gyro = inp.ms_gyro is not None
@@ -88,9 +91,10 @@ def decide(
         var = np.maximum(sq / n - mp * mp, 0.0)
         cv = np.sqrt(var) / mp
         freq = sample_rate_hz / mp
-    lfw = sliding_window_view(inp.lf_acc, w, axis=0)  # (m, 3, w)
-    gravity = lfw.mean(axis=-1)
-    lf_std = np.sqrt(lfw.var(axis=-1).sum(axis=1))
+    lf = inp.lf_acc.astype(np.float64)
+    gravity = _wsum(lf, w) / w
+    lf_var = _wsum(lf * lf, w) / w - gravity * gravity
+    lf_std = np.sqrt(np.maximum(lf_var, 0.0).sum(axis=1))
     if has_gyro:
         lf_rot = np.sqrt((inp.lf_gyro**2).sum(axis=1))
         lf_rot = _wsum(lf_rot, w) / w
