@@ -142,7 +142,7 @@ class StreamingDetector:
         events: list[Event] = []
         end_s = st.last_window_end_s
         if end_s is not None:
-            events += self._end_open(end_s)
+            events += self._end_open(end_s, st.grid.last_t)
         last_t = st.grid.last_t if st.grid.last_t is not None else 0.0
         for m in self._minutes.flush(last_t, self._open_intervals()):
             events.append(Event(MINUTE, last_t, minute=m))
@@ -186,9 +186,10 @@ class StreamingDetector:
         )
 
     def _wall_clock(self, t_s: float) -> str | None:
-        if self.start_time is None or self.state.grid.origin_s is None:
+        if self.start_time is None or self.state.grid.first_t is None:
             return None
-        return (self.start_time + timedelta(seconds=float(t_s) - self.state.grid.origin_s)).isoformat()
+        offset_s = float(t_s) - self.state.grid.first_t
+        return (self.start_time + timedelta(seconds=offset_s)).isoformat()
 
     def _init_minutes(self) -> None:
         origin = self.state.grid.origin_s
@@ -216,7 +217,7 @@ class StreamingDetector:
     def _hole(self, hole: Hole, events: list[Event]) -> None:
         st = self.state
         if st.last_window_end_s is not None:
-            events += self._end_open(min(st.last_window_end_s, hole.start_s))
+            events += self._end_open(min(st.last_window_end_s, hole.start_s), hole.start_s)
         gap = Gap(hole.start_s, hole.end_s)
         st.gaps.append(gap)
         events.append(Event(GAP, hole.end_s, gap=gap))
@@ -338,8 +339,8 @@ class StreamingDetector:
         ep = self.state.tracker.episode
         return [(cur.start_s, ep.last_center_s, SEVERITY_CLASSES.index(cur.severity), False)]
 
-    def _end_open(self, at_s: float) -> list[Event]:
-        evs = self._tracker.end_open(self.state.tracker, at_s)
+    def _end_open(self, at_s: float, last_data_s: float) -> list[Event]:
+        evs = self._tracker.end_open(self.state.tracker, at_s, last_data_s)
         for e in evs:
             self._note_ended(e)
         return evs
@@ -387,7 +388,8 @@ def detect(
         d = d[d > 0]
         if d.size == 0:
             raise ValueError("cannot estimate the sample rate: fewer than two increasing times")
-        sample_rate_hz = 1.0 / float(np.median(d))
+        est_hz = 1.0 / float(np.median(d))
+        sample_rate_hz = round(est_hz) if est_hz >= 100 else round(est_hz, 1)  # a nominal rate
     acc = frame[["acc_x", "acc_y", "acc_z"]].to_numpy(dtype=np.float64)
     gyro = None
     if all(c in frame.columns for c in ("gyro_x", "gyro_y", "gyro_z")):

@@ -176,12 +176,12 @@ class TremorTracker:
                 i = k
         return events
 
-    def end_open(self, st: TrackerState, at_s: float) -> list[Event]:
-        """End an open episode because the data stops (gap or end of stream)."""
+    def end_open(self, st: TrackerState, at_s: float, last_data_s: float) -> list[Event]:
+        """End an open episode because the data stops (gap or end of stream) at ``last_data_s``."""
         st.run, st.run_len = None, 0
         if st.episode is None:
             return []
-        return [self._end(st, at_s, at_data_edge=st.misses == 0)]
+        return [self._end(st, at_s, at_data_edge=st.misses == 0, cap_s=last_data_s)]
 
     def current(self, st: TrackerState) -> Episode | None:
         return None if st.episode is None else self._episode(st.episode, open_=True)
@@ -206,10 +206,10 @@ class TremorTracker:
         acc.last_end_s = float(wb.end_s[b - 1])
         acc.last_center_s = acc.last_end_s - self.window_s + float(wb.offset_in_s[b - 1])
 
-    def _end(self, st: TrackerState, at_s: float, at_data_edge: bool) -> Event:
+    def _end(self, st: TrackerState, at_s: float, at_data_edge: bool, cap_s: float = math.inf) -> Event:
         ep = st.episode
         end_s = ep.last_end_s if at_data_edge else ep.last_center_s
-        end_s = max(end_s, ep.first_start_s)
+        end_s = max(min(end_s, cap_s), ep.first_start_s)
         done = self._episode(ep, open_=False, end_s=end_s)
         self.finished.append(done)
         st.episode, st.misses = None, 0
