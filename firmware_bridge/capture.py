@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class CaptureWriter:
         self._fh.write(json.dumps(head, sort_keys=False) + "\n")
         self._fh.flush()
         self.flush_s = flush_s
+        self._lock = threading.Lock()  # payloads (receive thread) and events (consumer)
         self._last_flush = time.monotonic()
         self.count = 0
 
@@ -67,21 +69,24 @@ class CaptureWriter:
         self._line({"t": round(time.time() if t is None else t, 6), "event": name, **info})
 
     def _line(self, obj: dict[str, Any]) -> None:
-        fh = self._fh
-        if fh is None:
-            return
-        fh.write(json.dumps(obj) + "\n")
-        now = time.monotonic()
-        if now - self._last_flush >= self.flush_s:
-            fh.flush()
-            self._last_flush = now
+        text = json.dumps(obj) + "\n"
+        with self._lock:
+            fh = self._fh
+            if fh is None:
+                return
+            fh.write(text)
+            now = time.monotonic()
+            if now - self._last_flush >= self.flush_s:
+                fh.flush()
+                self._last_flush = now
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
+        with self._lock:
+            if self._fh is not None:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+                self._fh = None
 
     def __enter__(self) -> CaptureWriter:
         return self

@@ -65,7 +65,7 @@ class CaptureTransport(Transport):
                 self.bad_lines.append(obj)
                 continue
             if kind == "event":
-                if obj.get("event") == "disconnected":
+                if obj.get("event") == "disconnected":  # replay the loss as it happened
                     self._pending_lost = True
                     raise TransportLost(f"{self.description}: recorded disconnect")
                 continue

@@ -1,0 +1,318 @@
+"""The live source: transport + protocol + timestamps -> an iterator of SampleBlock.
+
+It never loses data and never hangs:
+- the transport's bounded queue drops the OLDEST payload when the consumer falls behind
+  and counts it (``stats.dropped``);
+- a lost link (BLE disconnect, serial unplug) is reopened with exponential backoff and
+  the same iteration (the same session) continues; the gap is recorded;
+- a watchdog reopens a link that is connected but silent for ``watchdog_s``;
+- decoding errors are counted by the protocol, never raised;
+- while nothing arrives (waiting, reconnecting) it yields empty heartbeat blocks a few
+  times a second, so the consumer can react to Ctrl-C/SIGTERM and refresh its display;
+- :meth:`LiveSource.stop` (from a signal handler or another thread) ends the iteration
+  after the current payload; stop commands are sent and the link closed.
+
+A capture replay uses the very same class with a :class:`CaptureTransport`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from firmware_bridge.capture import CaptureWriter
+from firmware_bridge.protocols.base import Protocol
+from firmware_bridge.samples import SampleBlock
+from firmware_bridge.timestamps import LinkGap, SessionClock
+from firmware_bridge.transports.base import (
+    Transport,
+    TransportEnded,
+    TransportError,
+    TransportLost,
+)
+
+HEARTBEAT_S = 0.25
+RECV_TIMEOUT_S = 0.1
+_EMPTY = SampleBlock(np.empty(0), np.empty((0, 3)))
+
+
+@dataclass
+class LiveStats:
+    """Link health for the status line and the session log."""
+
+    device: str
+    transport: str
+    where: str
+    state: str = "starting"  # connecting | streaming | reconnecting | stopped | ended
+    connects: int = 0
+    reconnects: int = 0
+    watchdog_resets: int = 0
+    payloads: int = 0
+    samples: int = 0
+    dropped: int = 0  # payloads dropped by the bounded queue
+    malformed: int = 0  # payloads/frames/lines that could not be decoded
+    crc_errors: int = 0
+    skipped_bytes: int = 0
+    battery_pct: float | None = None
+    nominal_rate_hz: float | None = None
+    effective_rate_hz: float | None = None  # samples over the span of session time
+    recent_rate_hz: float | None = None  # over the last few seconds of wall time
+    drift_ppm: float | None = None
+    lost_samples: int = 0
+    gaps: list[dict] = field(default_factory=list)
+    last_error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("effective_rate_hz", "recent_rate_hz", "battery_pct", "nominal_rate_hz"):
+            if d[k] is not None:
+                d[k] = round(float(d[k]), 3)
+        return d
+
+
+class LiveSource:
+    """Iterate to get :class:`SampleBlock` objects in session time; see the module doc.
+
+    ``origin_s`` is the Unix time that session time 0 stands for (default: now).
+    ``first_connect_timeout_s`` bounds only the very first connection (a wrong port or
+    address should end with an error, not wait forever); later reconnects retry until
+    stopped. ``duration_s`` ends the iteration after that much wall time.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        protocol: Protocol,
+        *,
+        device: str | None = None,
+        origin_s: float | None = None,
+        capture: CaptureWriter | None = None,
+        reconnect: bool = True,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
+        watchdog_s: float | None = 5.0,
+        first_connect_timeout_s: float | None = 60.0,
+        poll_s: float = 30.0,
+        duration_s: float | None = None,
+        gap_threshold_s: float = 0.5,
+    ) -> None:
+        self.transport = transport
+        self.protocol = protocol
+        self.capture = capture
+        self.reconnect = reconnect
+        self.backoff_s = backoff_s
+        self.watchdog_s = watchdog_s
+        self.first_connect_timeout_s = first_connect_timeout_s
+        self.poll_s = poll_s
+        self.duration_s = duration_s
+        self.origin_s = time.time() if origin_s is None else float(origin_s)
+        self.clock = SessionClock(
+            self.origin_s,
+            has_timestamps=protocol.has_timestamps,
+            nominal_rate_hz=protocol.nominal_rate_hz,
+            gap_threshold_s=gap_threshold_s,
+        )
+        self._stats = LiveStats(
+            device=device or protocol.name, transport=transport.kind, where=transport.description
+        )
+        #: Called with each :class:`LinkGap` as soon as it is found.
+        self.on_gap: Callable[[LinkGap], None] | None = None
+        self._stop = threading.Event()
+        self._recent: deque[tuple[float, int]] = deque()
+        self._gaps_seen = 0
+        self._connected_once = False
+        self._deadline: float | None = None
+        if capture is not None:
+            transport.on_payload = capture.write
+
+    # --- control ---------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the iteration to end cleanly (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def stats(self) -> LiveStats:
+        """Current link statistics (refreshed on each access)."""
+        s = self._stats
+        c = self.protocol.counters
+        s.dropped = self.transport.dropped
+        s.malformed, s.crc_errors, s.skipped_bytes = c.malformed, c.crc_errors, c.skipped_bytes
+        if c.last_error:
+            s.last_error = s.last_error or c.last_error
+        s.battery_pct = self.protocol.battery_pct
+        s.nominal_rate_hz = self.protocol.nominal_rate_hz
+        s.samples = self.clock.samples
+        s.lost_samples = self.clock.lost_samples
+        s.drift_ppm = self.clock.drift_ppm
+        s.gaps = [g.as_dict() for g in self.clock.gaps]
+        first, last = self.clock.first_t, self.clock.last_t
+        if first is not None and last is not None and last > first and s.samples > 1:
+            s.effective_rate_hz = (s.samples - 1) / (last - first)
+        if len(self._recent) >= 2:
+            (t0, n0), (t1, n1) = self._recent[0], self._recent[-1]
+            s.recent_rate_hz = (n1 - n0) / (t1 - t0) if t1 > t0 else None
+        return s
+
+    def connect(self) -> None:
+        """Make the first connection now (blocking, with retries up to the first-connect limit).
+
+        Optional: iteration connects by itself. Calling it first lets a program report
+        "cannot connect" before it opens a session.
+        """
+        for _ in self._connect(first=True):
+            pass
+        self._connected_once = True
+
+    # --- iteration ---------------------------------------------------------------------
+    def __iter__(self) -> Iterator[SampleBlock]:
+        started = time.monotonic()
+        if self.duration_s is not None:
+            self._deadline = started + self.duration_s
+        try:
+            if not self._connected_once:
+                yield from self._connect(first=True)
+            last_rx = time.monotonic()
+            last_poll = time.monotonic()
+            last_beat = time.monotonic()
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if self.duration_s is not None and now - started >= self.duration_s:
+                    break
+                try:
+                    payload = self.transport.recv(RECV_TIMEOUT_S)
+                except TransportEnded:
+                    self._stats.state = "ended"
+                    return
+                except TransportLost as exc:
+                    yield from self._relink(str(exc), reason="link lost")
+                    last_rx = last_poll = time.monotonic()
+                    continue
+                now = time.monotonic()
+                if payload is None:
+                    if self.watchdog_s is not None and now - last_rx > self.watchdog_s:
+                        self._stats.watchdog_resets += 1
+                        yield from self._relink(f"no data for {self.watchdog_s:g} s", reason="watchdog")
+                        last_rx = last_poll = time.monotonic()
+                    elif now - last_beat >= HEARTBEAT_S:
+                        last_beat = now
+                        yield _EMPTY
+                    continue
+                last_rx = now
+                self._stats.payloads += 1
+                for batch in self.protocol.feed(payload):
+                    t = self.clock.map(batch)
+                    self._report_gaps()
+                    if len(t):
+                        last_beat = now
+                        self._count_recent(now, len(t))
+                        yield SampleBlock(t, batch.acc, batch.gyro)
+                if now - last_beat >= HEARTBEAT_S:
+                    last_beat = now
+                    yield _EMPTY
+                if self.poll_s and now - last_poll >= self.poll_s:
+                    last_poll = now
+                    self._send(self.protocol.poll_commands(self.transport.kind))
+        finally:
+            self._shutdown()
+
+    def _count_recent(self, now: float, n: int) -> None:
+        total = (self._recent[-1][1] if self._recent else 0) + n
+        self._recent.append((now, total))
+        while len(self._recent) > 2 and now - self._recent[0][0] > 5.0:
+            self._recent.popleft()
+
+    def _report_gaps(self) -> None:
+        gaps = self.clock.gaps
+        while self._gaps_seen < len(gaps):
+            gap = gaps[self._gaps_seen]
+            self._gaps_seen += 1
+            if self.on_gap is not None:
+                self.on_gap(gap)
+
+    def _connect(self, first: bool) -> Iterator[SampleBlock]:
+        """Open the link, retrying with backoff; yields heartbeats while waiting."""
+        delay, max_delay = self.backoff_s
+        began = time.monotonic()
+        while not self._stop.is_set():
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return
+            self._stats.state = "connecting" if first else "reconnecting"
+            try:
+                self.transport.open(self.protocol.subscriptions(self.transport.kind))
+                self._send(self.protocol.start_commands(self.transport.kind), strict=True)
+            except TransportError as exc:
+                self._stats.last_error = str(exc)
+                self._close_quietly()
+                too_long = (
+                    first
+                    and self.first_connect_timeout_s is not None
+                    and time.monotonic() - began >= self.first_connect_timeout_s
+                )
+                if not self.reconnect or too_long:
+                    raise
+                yield from self._wait(delay)
+                delay = min(max(delay * 2, 0.05), max_delay)
+                continue
+            self._stats.state = "streaming"
+            self._stats.connects += 1
+            if self.capture is not None:
+                self.capture.event("connected")
+            return
+
+    def _relink(self, why: str, reason: str) -> Iterator[SampleBlock]:
+        self._stats.last_error = why
+        if self.capture is not None:
+            self.capture.event("disconnected", reason=reason)
+        self._close_quietly()
+        self.protocol.reset()
+        self.clock.mark_reconnected()
+        if not self.reconnect:
+            raise TransportLost(why)
+        self._stats.reconnects += 1
+        yield from self._connect(first=False)
+
+    def _wait(self, seconds: float) -> Iterator[SampleBlock]:
+        end = time.monotonic() + seconds
+        if self._deadline is not None:
+            end = min(end, self._deadline)
+        while not self._stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, HEARTBEAT_S))
+            yield _EMPTY
+
+    def _send(self, commands: list, strict: bool = False) -> None:
+        for cmd in commands:
+            try:
+                self.transport.write(cmd)
+            except TransportError as exc:
+                if strict:
+                    raise
+                self._stats.last_error = str(exc)
+                return
+            if cmd.wait_s:
+                self._stop.wait(cmd.wait_s)
+
+    def _close_quietly(self) -> None:
+        try:
+            self.transport.close()
+        except Exception:  # noqa: BLE001 - closing must never fail a session
+            pass
+
+    def _shutdown(self) -> None:
+        if self._stats.state == "streaming":
+            self._send(self.protocol.stop_commands(self.transport.kind))
+        self._close_quietly()
+        if self._stats.state != "ended":
+            self._stats.state = "stopped"
+        self._report_gaps()
