@@ -118,7 +118,7 @@ def db_option(f: F) -> F:
     return click.option(
         "--db",
         "db",
-        type=click.Path(dir_okay=False, path_type=str),
+        metavar="PATH",
         default=None,
         help=f"Episode log file [default: ${DB_ENV_VAR}, else {resolve_db_path(None)}].",
     )(f)
@@ -282,14 +282,14 @@ def demo(db: str | None) -> None:
 
 
 @main.command()
-@click.argument("rec", type=click.Path(path_type=str))
+@click.argument("rec")
 @db_option
 @click.option(
     "--placement", default=None, help="Where the sensor is worn [default: from the recording, else wrist]."
 )
 @click.option("--speed", default="max", show_default=True, help="Multiple of real time, or 'max'.")
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=str), default=None,
+    "--config", "config_path", metavar="FILE.json", default=None,
     help="Detector settings as a JSON object (see dsp/config.py).",
 )  # fmt: skip
 def replay(rec: str, db: str | None, placement: str | None, speed: str, config_path: str | None) -> None:
@@ -378,7 +378,7 @@ def sessions(db: str | None, fmt: str) -> None:
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, path_type=str),
+    metavar="REC.csv",
     default=None,
     help="Recording to write (.csv or .csv.gz); ground truth goes beside it.",
 )
