@@ -1,0 +1,462 @@
+"""Polar H10 and Polar Verity Sense over the Polar Measurement Data (PMD) service.
+
+Sources (polarofficial/polar-ble-sdk; Kotlin files under ``sources/Android/android-communications/
+library/src/main/java/com/polar/androidcommunications/api/ble/model/gatt/client/``):
+- GATT: PMD service FB005C80-02E7-F387-1CAD-8ACD2D8DF0C8, control point ...5C81 (write +
+  notify), data ...5C82 (notify) (``pmd/BlePMDClient.kt`` ``PMD_SERVICE``/``PMD_CP``/``PMD_DATA``);
+  battery: Battery Service 0x180F, Battery Level 0x2A19, one byte in percent, notified
+  (``BleBattClient.kt``).
+- Control point commands (``pmd/PmdControlPointCommand.kt``): GET_MEASUREMENT_SETTINGS 1,
+  REQUEST_MEASUREMENT_START 2, STOP_MEASUREMENT 3; from the sensor, 1 = ONLINE_MEASUREMENT_STOPPED.
+  Measurement types (``pmd/PmdMeasurementType.kt``, low 6 bits): ECG 0, PPG 1, ACC 2, GYRO 5.
+- Start = ``[2, type] + settings``, each setting ``[setting type, count=1, value LE]`` with
+  SAMPLE_RATE 0 (2 bytes), RESOLUTION 1 (2), RANGE 2 (2), RANGE_MILLIUNIT 3 (4), CHANNELS 4 (1),
+  FACTOR 5 (4, IEEE-754 float) (``pmd/PmdSetting.kt`` ``serializeSelected``, ``typeToFieldSize``;
+  ``BlePMDClient.kt`` ``startMeasurement``). Stop = ``[3, type]``.
+- Replies on the control point: ``[0xF0, op code, type, status, more, parameters...]``; status 0
+  is success, the others are named in ``pmd/PmdControlPointResponse.kt``. A successful start may
+  carry a FACTOR setting in its parameters (``PmdSetting.updateSelectedFromStartResponse``);
+  without one the factor is 1.0 (``BlePMDClient.getFactor``).
+- Data frame: ``[type, uint64 LE timestamp (ns since 2000-01-01T00:00:00Z, of the LAST sample),
+  frame type, content...]``; bit 7 of the frame type marks a delta-compressed frame
+  (``pmd/PmdDataFrame.kt``; epoch: ``technical_documentation/TimeSystemExplained.md``).
+- ACC (``pmd/model/AccData.kt``): raw frame types 0/1/2 = int8/int16/int24 x, y, z in mG (no
+  factor); compressed type 1 = 16-bit deltas, value x factor in mG; compressed type 0 = 16-bit
+  deltas, value x factor x 1000 in mG (the factor is in g there).
+- GYRO (``pmd/model/GyrData.kt``; Verity Sense only): compressed type 0 = 16-bit deltas,
+  value x factor in deg/s; compressed type 1 = deltas of the IEEE-754 bit patterns (32 bits),
+  float x factor. Raw gyro frames are not defined by the SDK and are counted as malformed.
+- Delta frames (``BlePMDClient.parseDeltaFramesAll``/``parseDeltaFrame``): a reference sample
+  (``channels`` signed little-endian values of ceil(resolution / 8) bytes; "the reference sample
+  is always full bytes", issue #187), then blocks ``[bit width, sample count]`` followed by
+  ceil(width x count x channels / 8) bytes of deltas packed least-significant bit first,
+  each a two's-complement ``width``-bit number added to the previous sample.
+- Sample times (``pmd/model/PmdTimeStampUtils.kt``): with the previous frame's timestamp the
+  spacing is (timestamp - previous) / n, else 1 / sample rate; the last sample gets the frame
+  timestamp. Here a spacing more than 50 % away from the nominal one (a lost frame, a clock
+  jump) falls back to 1 / sample rate, so the session clock sees the gap instead of stretched
+  samples.
+- Settings per device: Verity Sense ACC sample rates 26/52/104/208/416 Hz, resolution 16,
+  range 2/4/8/16 g, CHANNELS 3; GYRO the same rates, range 250/500/1000/2000 deg/s, CHANNELS 3
+  (settings dump in fsmeraldi/bleakheart PR #11; the start command
+  ``02 02 00 01 34 00 01 01 10 00 02 01 08 00 04 01 03`` answered ``F0 02 02 00 00`` in
+  polar-ble-sdk issues #331 and #443). H10 ACC: 25/50/100/200 Hz, resolution 16, range 2/4/8 g,
+  no CHANNELS setting (Polar_Measurement_Data_Specification.pdf; not machine-readable here, so
+  the H10 list is the SDK's documented set and a refused start is reported, not guessed at).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numpy as np
+
+from firmware_bridge.protocols.base import DecodedBatch, Protocol
+from firmware_bridge.protocols.registry import DeviceSpec
+from firmware_bridge.transports.base import Command, RawPayload
+
+SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
+CONTROL_POINT = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
+
+OP_GET_SETTINGS = 1
+OP_START = 2
+OP_STOP = 3
+CP_RESPONSE = 0xF0
+CP_MEASUREMENT_STOPPED = 0x01
+TYPE_ECG, TYPE_PPG, TYPE_ACC, TYPE_GYRO = 0, 1, 2, 5
+TYPE_MASK = 0x3F
+DELTA_FRAME_BIT = 0x80
+FRAME_TYPE_MASK = 0x7F
+FRAME_HEADER_BYTES = 10
+SETTING_SAMPLE_RATE, SETTING_RESOLUTION, SETTING_RANGE = 0, 1, 2
+SETTING_RANGE_MILLIUNIT, SETTING_CHANNELS, SETTING_FACTOR = 3, 4, 5
+SETTING_FIELD_BYTES = {0: 2, 1: 2, 2: 2, 3: 4, 4: 1, 5: 4}
+STATUS_NAMES = (
+    "success",
+    "invalid op code",
+    "invalid measurement type",
+    "not supported",
+    "invalid length",
+    "invalid parameter",
+    "already in state",
+    "invalid resolution",
+    "invalid sample rate",
+    "invalid range",
+    "invalid MTU",
+    "invalid number of channels",
+    "invalid state",
+    "device in charger",
+    "disk full",
+)
+EPOCH_2000_UNIX_S = 946684800  # 2000-01-01T00:00:00Z on the Unix clock (TimeSystemExplained.md)
+RESOLUTION_BITS = 16
+MAX_DELTA_BITS = 32
+#: Longest gyro/acc backlog (s) waiting for the other stream before acc is passed on alone.
+MAX_UNPAIRED_S = 2.0
+
+MODELS = {
+    "h10": {"rates": (25, 50, 100, 200), "ranges_g": (2, 4, 8), "channels": None, "gyro": False},
+    "verity": {
+        "rates": (26, 52, 104, 208, 416),
+        "ranges_g": (2, 4, 8, 16),
+        "channels": 3,
+        "gyro": True,
+        "gyro_ranges_dps": (250, 500, 1000, 2000),
+    },
+}
+
+
+def settings_bytes(rate_hz: int, resolution: int, range_value: int, channels: int | None) -> bytes:
+    """PMD settings ``[type, 1, value LE]`` for sample rate, resolution, range (and channels)."""
+    out = struct.pack("<BBH", SETTING_SAMPLE_RATE, 1, rate_hz)
+    out += struct.pack("<BBH", SETTING_RESOLUTION, 1, resolution)
+    out += struct.pack("<BBH", SETTING_RANGE, 1, range_value)
+    if channels is not None:
+        out += bytes((SETTING_CHANNELS, 1, channels))
+    return out
+
+
+def parse_settings(params: bytes) -> dict[int, list[int | float]]:
+    """Setting type -> values from a control point reply (FACTOR decoded as a float)."""
+    out: dict[int, list[int | float]] = {}
+    i = 0
+    while i + 2 <= len(params):
+        kind, count = params[i], params[i + 1]
+        size = SETTING_FIELD_BYTES.get(kind)
+        i += 2
+        if size is None or i + size * count > len(params):
+            break
+        values: list[int | float] = []
+        for _ in range(count):
+            raw = params[i : i + size]
+            values.append(
+                struct.unpack("<f", raw)[0] if kind == SETTING_FACTOR else int.from_bytes(raw, "little")
+            )
+            i += size
+        out[kind] = values
+    return out
+
+
+def _signed(values: np.ndarray, bits: int) -> np.ndarray:
+    """Two's-complement ``bits``-wide integers from their unsigned values."""
+    values = values.astype(np.int64)
+    return np.where(values >= (1 << (bits - 1)), values - (1 << bits), values)
+
+
+def parse_delta_frame(content: bytes, channels: int, resolution: int, signed_ref: bool = True) -> np.ndarray:
+    """All samples (n, channels) of a delta-compressed PMD frame, as int64 sums.
+
+    Raises ``ValueError`` if a block is truncated or its bit width is impossible.
+    """
+    ref_bytes = math.ceil(resolution / 8)
+    head = channels * ref_bytes
+    if len(content) < head:
+        raise ValueError("delta frame shorter than its reference sample")
+    ref = np.frombuffer(content[:head], dtype=np.uint8).reshape(channels, ref_bytes).astype(np.int64)
+    ref = (ref << (8 * np.arange(ref_bytes))).sum(axis=1)
+    if signed_ref:
+        ref = _signed(ref, resolution)
+    rows = [ref.reshape(1, channels)]
+    last = ref
+    i = head
+    while i < len(content):
+        if i + 2 > len(content):
+            raise ValueError("delta block header cut off")
+        width, count = content[i], content[i + 1]
+        i += 2
+        if width > MAX_DELTA_BITS:
+            raise ValueError(f"delta width {width} bits is impossible")
+        n_bits = width * count * channels
+        n_bytes = math.ceil(n_bits / 8)
+        if i + n_bytes > len(content):
+            raise ValueError("delta block runs past the end of the frame")
+        if n_bits:
+            bits = np.unpackbits(np.frombuffer(content, np.uint8, n_bytes, i), bitorder="little")[:n_bits]
+            values = bits.reshape(-1, width).astype(np.int64) @ (
+                np.int64(1) << np.arange(width, dtype=np.int64)
+            )
+            deltas = _signed(values, width).reshape(count, channels)
+            block = last + np.cumsum(deltas, axis=0)
+            rows.append(block)
+            last = block[-1]
+        i += n_bytes
+    return np.vstack(rows)
+
+
+def _raw_samples(content: bytes, width_bytes: int) -> np.ndarray:
+    step = 3 * width_bytes
+    if not content or len(content) % step:
+        raise ValueError(f"raw frame of {len(content)} bytes is not whole {width_bytes}-byte x,y,z samples")
+    b = np.frombuffer(content, dtype=np.uint8).reshape(-1, width_bytes).astype(np.int64)
+    values = (b << (8 * np.arange(width_bytes))).sum(axis=1)
+    return _signed(values, 8 * width_bytes).reshape(-1, 3)
+
+
+class PolarPmdProtocol(Protocol):
+    """ACC (and Verity Sense GYRO) streaming from Polar sensors through PMD."""
+
+    name = "polar"
+    has_timestamps = True
+    ble_service = SERVICE
+    notify_uuids = (CONTROL_POINT, DATA, BATTERY_LEVEL)
+    write_uuid = CONTROL_POINT
+
+    def __init__(
+        self,
+        model: str = "h10",
+        rate_hz: int | str | None = None,
+        range_g: int | str | None = None,
+        gyro: bool | int | str = False,
+        gyro_range_dps: int | str = 2000,
+    ) -> None:
+        super().__init__()
+        model = str(model).strip().lower()
+        if model not in MODELS:
+            raise ValueError(f"Polar model {model!r} is not supported; use h10 or verity")
+        spec = MODELS[model]
+        rate = int(float(rate_hz)) if rate_hz is not None else (50 if model == "h10" else 52)
+        if rate not in spec["rates"]:
+            raise ValueError(
+                f"Polar {model} rate {rate} Hz is not supported; use " + ", ".join(map(str, spec["rates"]))
+            )
+        rng = int(range_g) if range_g is not None else (4 if model == "h10" else 8)
+        if rng not in spec["ranges_g"]:
+            raise ValueError(
+                f"Polar {model} range {rng} g is not supported; use " + ", ".join(map(str, spec["ranges_g"]))
+            )
+        self.gyro = str(gyro).strip().lower() in ("1", "true", "yes", "on")
+        if self.gyro and not spec["gyro"]:
+            raise ValueError("the Polar H10 has no gyroscope; use model=verity for gyro")
+        grange = int(gyro_range_dps)
+        if self.gyro and grange not in spec["gyro_ranges_dps"]:
+            raise ValueError("gyro range must be 250, 500, 1000 or 2000 deg/s")
+        self.model = model
+        self.range_g = rng
+        self.gyro_range_dps = grange
+        self.channels = spec["channels"]
+        self.nominal_rate_hz = float(rate)
+        self.factor: dict[int, float] = {}
+        self.status: dict[int, str] = {}
+        self._prev_ts: dict[int, int] = {}
+        self._acc_t = np.empty(0)
+        self._acc_v = np.empty((0, 3))
+        self._gyr_t = np.empty(0)
+        self._gyr_v = np.empty((0, 3))
+
+    # --- commands ----------------------------------------------------------------------
+    def _types(self) -> list[int]:
+        return [TYPE_ACC, TYPE_GYRO] if self.gyro else [TYPE_ACC]
+
+    def start_commands(self, transport_kind: str) -> list[Command]:
+        rate = int(self.nominal_rate_hz or 50)
+        cmds = [Command(CONTROL_POINT, bytes((OP_STOP, t)), wait_s=0.1) for t in self._types()]
+        acc = settings_bytes(rate, RESOLUTION_BITS, self.range_g, self.channels)
+        cmds.append(Command(CONTROL_POINT, bytes((OP_START, TYPE_ACC)) + acc, wait_s=0.2))
+        if self.gyro:
+            gyr = settings_bytes(rate, RESOLUTION_BITS, self.gyro_range_dps, self.channels)
+            cmds.append(Command(CONTROL_POINT, bytes((OP_START, TYPE_GYRO)) + gyr, wait_s=0.2))
+        return cmds
+
+    def stop_commands(self, transport_kind: str) -> list[Command]:
+        return [Command(CONTROL_POINT, bytes((OP_STOP, t)), wait_s=0.05) for t in self._types()]
+
+    # --- decoding ----------------------------------------------------------------------
+    def reset(self) -> None:
+        self._prev_ts.clear()
+        self._acc_t, self._acc_v = np.empty(0), np.empty((0, 3))
+        self._gyr_t, self._gyr_v = np.empty(0), np.empty((0, 3))
+
+    def decode(self, payload: RawPayload) -> list[DecodedBatch]:
+        src = payload.src.lower()
+        if src == BATTERY_LEVEL:
+            if len(payload.data) >= 1 and payload.data[0] <= 100:
+                self.battery_pct = float(payload.data[0])
+            return []
+        if src == CONTROL_POINT:
+            self._control_point(payload.data)
+            return []
+        return self._frame(payload.data, payload.t)
+
+    def _control_point(self, d: bytes) -> None:
+        if len(d) >= 4 and d[0] == CP_RESPONSE:
+            op, kind, status = d[1], d[2] & TYPE_MASK, d[3]
+            name = STATUS_NAMES[status] if status < len(STATUS_NAMES) else f"status {status}"
+            if op == OP_START:
+                self.status[kind] = name
+                if status == 0:
+                    factors = parse_settings(d[5:]).get(SETTING_FACTOR)
+                    self.factor[kind] = float(factors[0]) if factors else 1.0
+                else:
+                    self.counters.last_error = f"Polar refused to start measurement type {kind}: {name}"
+        elif len(d) >= 1 and d[0] == CP_MEASUREMENT_STOPPED:
+            types = ", ".join(str(b & TYPE_MASK) for b in d[1:])
+            self.counters.last_error = f"the sensor stopped measurement type(s) {types}"
+
+    def _bad(self, size: int, why: str) -> list[DecodedBatch]:
+        self.counters.malformed += 1
+        self.counters.skipped_bytes += size
+        self.counters.last_error = why
+        return []
+
+    def _frame(self, d: bytes, host_t: float) -> list[DecodedBatch]:
+        if len(d) < FRAME_HEADER_BYTES + 1:
+            return self._bad(len(d), f"PMD frame of {len(d)} bytes is too short")
+        kind = d[0] & TYPE_MASK
+        if kind not in self._types():
+            return []  # another measurement (ECG, PPG...) someone else started; not ours
+        (ts_ns,) = struct.unpack_from("<Q", d, 1)
+        ftype = d[9]
+        compressed, sub = bool(ftype & DELTA_FRAME_BIT), ftype & FRAME_TYPE_MASK
+        content = d[FRAME_HEADER_BYTES:]
+        factor = self.factor.get(kind, 1.0)
+        try:
+            values = self._values(kind, compressed, sub, content, factor)
+        except ValueError as exc:
+            return self._bad(len(d), f"PMD {'ACC' if kind == TYPE_ACC else 'GYRO'} frame: {exc}")
+        self.counters.frames += 1
+        t = self._times(kind, ts_ns, len(values))
+        if kind == TYPE_ACC:
+            acc = values / 1000.0  # mG -> g
+            if not self.gyro:
+                return [
+                    DecodedBatch(acc=acc, gyro=None, host_t=host_t, sensor_t=t, rate_hz=self.nominal_rate_hz)
+                ]
+            self._acc_t = np.concatenate([self._acc_t, t])
+            self._acc_v = np.vstack([self._acc_v, acc])
+        else:
+            self._gyr_t = np.concatenate([self._gyr_t, t])
+            self._gyr_v = np.vstack([self._gyr_v, values])
+        return self._pair(host_t)
+
+    def _values(self, kind: int, compressed: bool, sub: int, content: bytes, factor: float) -> np.ndarray:
+        if kind == TYPE_ACC:
+            if not compressed:
+                if sub not in (0, 1, 2):
+                    raise ValueError(f"raw frame type {sub} is not an ACC frame type")
+                return _raw_samples(content, sub + 1).astype(np.float64)
+            if sub not in (0, 1):
+                raise ValueError(f"compressed frame type {sub} is not an ACC frame type")
+            raw = parse_delta_frame(content, 3, RESOLUTION_BITS).astype(np.float64)
+            if sub == 0:
+                return raw * factor * 1000.0
+            return raw * factor
+        if not compressed or sub not in (0, 1):
+            raise ValueError(
+                f"{'compressed' if compressed else 'raw'} frame type {sub} is not a GYRO frame type"
+            )
+        if sub == 0:
+            return parse_delta_frame(content, 3, RESOLUTION_BITS).astype(np.float64) * factor
+        bits = parse_delta_frame(content, 3, 32, signed_ref=False) & 0xFFFFFFFF
+        floats = bits.astype(np.uint32).view(np.float32).astype(np.float64) * factor
+        if not np.all(np.isfinite(floats)):
+            raise ValueError("float gyro frame decodes to NaN or infinity")
+        return floats
+
+    def _times(self, kind: int, ts_ns: int, n: int) -> np.ndarray:
+        nominal_ns = 1e9 / float(self.nominal_rate_hz or 50.0)
+        step = nominal_ns
+        prev = self._prev_ts.get(kind)
+        if prev is not None and ts_ns > prev:
+            measured = (ts_ns - prev) / n
+            if 0.5 * nominal_ns < measured < 1.5 * nominal_ns:
+                step = measured
+        self._prev_ts[kind] = ts_ns
+        return (ts_ns - step * np.arange(n - 1, -1, -1)) / 1e9
+
+    def _pair(self, host_t: float) -> list[DecodedBatch]:
+        """Match Verity Sense ACC and GYRO samples by sensor time (gyro linearly interpolated)."""
+        out: list[DecodedBatch] = []
+        rate = float(self.nominal_rate_hz or 52.0)
+        tol = 0.5 / rate
+        if len(self._acc_t) and len(self._gyr_t):
+            early = self._acc_t < self._gyr_t[0] - tol  # before the gyro stream began
+            if early.any():
+                out.append(self._acc_only(early, host_t, "acceleration before the gyro stream began"))
+            ready = self._acc_t <= self._gyr_t[-1] + tol
+            if ready.any():
+                t = self._acc_t[ready]
+                gyro = np.column_stack([np.interp(t, self._gyr_t, self._gyr_v[:, k]) for k in range(3)])
+                out.append(
+                    DecodedBatch(
+                        acc=self._acc_v[ready],
+                        gyro=gyro,
+                        host_t=host_t,
+                        sensor_t=t,
+                        rate_hz=self.nominal_rate_hz,
+                    )
+                )
+                self._acc_t, self._acc_v = self._acc_t[~ready], self._acc_v[~ready]
+                keep = max(0, int(np.searchsorted(self._gyr_t, t[-1], side="right")) - 1)
+                self._gyr_t, self._gyr_v = self._gyr_t[keep:], self._gyr_v[keep:]
+        if len(self._acc_t) and self._acc_t[-1] - self._acc_t[0] > MAX_UNPAIRED_S:
+            out.append(
+                self._acc_only(
+                    np.ones(len(self._acc_t), bool), host_t, "gyro stream stalled; acc passed on alone"
+                )
+            )
+        if len(self._gyr_t) and self._gyr_t[-1] - self._gyr_t[0] > MAX_UNPAIRED_S and not len(self._acc_t):
+            cut = self._gyr_t < self._gyr_t[-1] - MAX_UNPAIRED_S
+            self.counters.skipped_bytes += int(cut.sum()) * 6
+            self._gyr_t, self._gyr_v = self._gyr_t[~cut], self._gyr_v[~cut]
+        return out
+
+    def _acc_only(self, mask: np.ndarray, host_t: float, why: str) -> DecodedBatch:
+        batch = DecodedBatch(
+            acc=self._acc_v[mask],
+            gyro=None,
+            host_t=host_t,
+            sensor_t=self._acc_t[mask],
+            rate_hz=self.nominal_rate_hz,
+        )
+        self._acc_t, self._acc_v = self._acc_t[~mask], self._acc_v[~mask]
+        self.counters.last_error = why
+        return batch
+
+    def describe(self) -> dict:
+        return {
+            **super().describe(),
+            "model": self.model,
+            "range_g": self.range_g,
+            "gyro": self.gyro,
+            "gyro_range_dps": self.gyro_range_dps if self.gyro else None,
+            "factor": {str(k): v for k, v in self.factor.items()},
+            "timestamp_epoch_unix_s": EPOCH_2000_UNIX_S,
+        }
+
+
+def _verity(**options: str) -> PolarPmdProtocol:
+    return PolarPmdProtocol(model="verity", **options)
+
+
+def _h10(**options: str) -> PolarPmdProtocol:
+    return PolarPmdProtocol(model="h10", **options)
+
+
+# Both models expose the same PMD service, so scans tell them apart by advertised name only.
+DEVICES = [
+    DeviceSpec(
+        name="polar-h10",
+        title="Polar H10 chest strap (PMD), acc only, sensor timestamps",
+        factory=_h10,
+        transports=("ble",),
+        ble_name_prefixes=("Polar H10",),
+        aliases=("h10", "polar"),
+        options_help="rate_hz=25|50|100|200 (default 50), range_g=2|4|8 (default 4)",
+    ),
+    DeviceSpec(
+        name="polar-verity",
+        title="Polar Verity Sense (PMD), acc (+gyro), sensor timestamps",
+        factory=_verity,
+        transports=("ble",),
+        ble_name_prefixes=("Polar Sense", "Polar Verity"),
+        aliases=("verity", "verity-sense", "polar-verity-sense"),
+        options_help=(
+            "rate_hz=26|52|104|208|416 (default 52), range_g=2|4|8|16 (default 8), gyro=0|1 (default 0), "
+            "gyro_range_dps=250|500|1000|2000 (default 2000)"
+        ),
+    ),
+]
