@@ -18,6 +18,10 @@ PROTOCOL_MODULES: list[str] = [
     "firmware_bridge.protocols.reference",
     "firmware_bridge.protocols.serial_text",
     "firmware_bridge.protocols.witmotion",
+    "firmware_bridge.protocols.movesense",
+    "firmware_bridge.protocols.polar_pmd",
+    "firmware_bridge.protocols.microbit",
+    "firmware_bridge.protocols.metamotion",
 ]
 
 
