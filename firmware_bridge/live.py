@@ -248,7 +248,6 @@ class LiveSource:
             self._stats.state = "connecting" if first else "reconnecting"
             try:
                 self.transport.open(self.protocol.subscriptions(self.transport.kind))
-                self._send(self.protocol.start_commands(self.transport.kind), strict=True)
             except TransportError as exc:
                 self._stats.last_error = str(exc)
                 self._close_quietly()
@@ -266,6 +265,10 @@ class LiveSource:
             self._stats.connects += 1
             if self.capture is not None:
                 self.capture.event("connected")
+            # A failed start command is noted, not retried here: if the link dropped, the
+            # payloads already queued are consumed first and the loss then surfaces from
+            # recv(), so the decoder is reset at the right place in the stream.
+            self._send(self.protocol.start_commands(self.transport.kind))
             return
 
     def _relink(self, why: str, reason: str) -> Iterator[SampleBlock]:
@@ -291,13 +294,11 @@ class LiveSource:
             self._stop.wait(min(left, HEARTBEAT_S))
             yield _EMPTY
 
-    def _send(self, commands: list, strict: bool = False) -> None:
+    def _send(self, commands: list) -> None:
         for cmd in commands:
             try:
                 self.transport.write(cmd)
             except TransportError as exc:
-                if strict:
-                    raise
                 self._stats.last_error = str(exc)
                 return
             if cmd.wait_s:
