@@ -173,6 +173,8 @@ class MovesenseProtocol(Protocol):
             return []
         if not self._valid_length(len(p.data)):
             return self._bad(len(p.data), f"{len(p.data)}-byte notification does not fit {self.path}")
+        if not np.all(np.isfinite(np.frombuffer(bytes(p.data), "<f4", offset=TIMESTAMP_BYTES))):
+            return self._bad(len(p.data), "notification holds NaN or infinite values")
         if learn:
             self._complete_len = len(p.data)
         return [self._samples(bytes(p.data), p.host_t)]
