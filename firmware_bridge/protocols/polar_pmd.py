@@ -289,7 +289,12 @@ class PolarPmdProtocol(Protocol):
                 self.status[kind] = name
                 if status == 0:
                     factors = parse_settings(d[5:]).get(SETTING_FACTOR)
-                    self.factor[kind] = float(factors[0]) if factors else 1.0
+                    factor = float(factors[0]) if factors else 1.0
+                    if math.isfinite(factor) and factor > 0:
+                        self.factor[kind] = factor
+                    else:
+                        self.counters.malformed += 1
+                        self.counters.last_error = f"start response with an unusable factor {factor!r}"
                 else:
                     self.counters.last_error = f"Polar refused to start measurement type {kind}: {name}"
         elif len(d) >= 1 and d[0] == CP_MEASUREMENT_STOPPED:
