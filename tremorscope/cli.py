@@ -197,14 +197,15 @@ class Progress:
         self._label = label
 
     def __enter__(self) -> Progress:
-        if self.enabled:
+        return self
+
+    def update(self, fraction: float) -> None:
+        if self.enabled and self._bar is None:
+            # created at the first step, so the ETA is not skewed by start-up time
             self._bar = click.progressbar(
                 length=self.STEPS, label=self._label, file=sys.stderr, show_eta=True
             )
             self._bar.__enter__()
-        return self
-
-    def update(self, fraction: float) -> None:
         if self._bar is not None:
             target = int(max(0.0, min(1.0, fraction)) * self.STEPS)
             if target > self._bar.pos:
@@ -408,10 +409,11 @@ def simulate(
         raise CliError(f"--duration {duration_s:g}: must be a positive number of seconds")
     if not rate_hz > 0:
         raise CliError(f"--rate {rate_hz:g}: must be a positive sample rate in Hz")
-    sim = simulator.simulate(
-        scenario, duration_s=duration_s, seed=seed, sample_rate_hz=rate_hz, gyro=not no_gyro
-    )
-    rec_path, events_path = simulator.write_simulation(sim, out)
+    with Progress(f"simulating {scenario}") as progress:
+        rec_path, events_path = simulator.simulate_to_file(
+            out, scenario, duration_s=duration_s, seed=seed, sample_rate_hz=rate_hz,
+            gyro=not no_gyro, progress=progress.update,
+        )  # fmt: skip
     click.echo(f"wrote {rec_path}")
     click.echo(f"wrote {events_path}")
 

@@ -39,10 +39,11 @@ def find_demo_recording() -> Path | None:
 
 def generate_demo_recording(folder: Path) -> Path:
     """Write the demo recording into ``folder`` with the simulator (deterministic)."""
-    from firmware_bridge.simulator import simulate, write_simulation
+    from firmware_bridge.simulator import simulate_to_file
 
-    sim = simulate(DEMO_SCENARIO, duration_s=DEMO_DURATION_S, seed=DEMO_SEED)
-    rec_path, _events_path = write_simulation(sim, folder / DEMO_RECORDING)
+    rec_path, _events_path = simulate_to_file(
+        folder / DEMO_RECORDING, DEMO_SCENARIO, duration_s=DEMO_DURATION_S, seed=DEMO_SEED
+    )
     return Path(rec_path)
 
 

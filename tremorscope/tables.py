@@ -77,7 +77,7 @@ def format_elapsed(seconds: float | None) -> str:
     if _missing(seconds):
         return ""
     sign = "-" if seconds < 0 else ""
-    total = int(round(abs(float(seconds))))
+    total = int(abs(float(seconds)) + 1e-6)  # truncate, like a clock (and format_clock)
     h, rem = divmod(total, 3600)
     m, s = divmod(rem, 60)
     return f"{sign}{h}:{m:02d}:{s:02d}" if h else f"{sign}{m:02d}:{s:02d}"
@@ -149,8 +149,8 @@ def episodes_table(df: pd.DataFrame, t_origin_s: Mapping[int, float] | None = No
             format_elapsed(start), end_txt, format_duration(r.get("duration_s")),
             format_clock(r.get("start_time")), r.get("band") or "",
             _num(r.get("dominant_hz"), ".1f"), r.get("severity") or "",
-            _num(r.get("amplitude_g"), ".3f"), _num(r.get("amplitude_dps"), ".1f"),
-            _num(r.get("displacement_cm"), ".2f"), r.get("context") or "",
+            _num(r.get("amplitude_g"), ".3g"), _num(r.get("amplitude_dps"), ".3g"),
+            _num(r.get("displacement_cm"), ".2g"), r.get("context") or "",
         ]  # fmt: skip
         if contraction:
             row += [_num(r.get("peak_angle_deg"), ".0f"), r.get("direction") or ""]
@@ -212,7 +212,7 @@ def event_line(event: Event, t_origin_s: float = 0.0) -> str | None:
     if ep.severity:
         bits.append(ep.severity)
     if ep.displacement_cm is not None:
-        bits.append(f"{ep.displacement_cm:.2f} cm")
+        bits.append(f"{ep.displacement_cm:.2g} cm")
     if ep.peak_angle_deg is not None:
         bits.append(f"peak {ep.peak_angle_deg:.0f} deg")
     return ", ".join(bits)
