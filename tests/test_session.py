@@ -12,7 +12,7 @@ import pytest
 from app_helpers import blocks_of, synth, write_rec
 
 from dsp import StreamingDetector
-from dsp.events import ENDED, EPISODE_COLUMNS, STARTED
+from dsp.events import ENDED, EPISODE_COLUMNS, STARTED, Gap
 from firmware_bridge.recording import RecordingError
 from firmware_bridge.samples import SampleBlock
 from tremorscope.session import SessionInfo, SessionRunner, replay_session
@@ -209,3 +209,34 @@ def test_replay_bad_file_creates_no_session(tmp_path):
         with pytest.raises(RecordingError):
             replay_session(st, bad)
         assert st.latest_session_id() is None
+
+
+def test_reanalysis_style_run_hooks_and_no_raw_copy(tmp_path):
+    """on_block sees every block (heartbeats too); store_raw=False re-analyses stored samples."""
+    t, acc, gyro = synth(40.0, tremor=[(5.0, 30.0)])
+    empty = SampleBlock(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)))
+    calls = []
+
+    def on_block(runner):
+        calls.append(runner.samples)
+        if len(calls) == 3:  # what a live source does with a link gap it measured
+            runner.store.add_gap(runner.session_id, Gap(1.0, 1.6), origin="bridge")
+
+    with Store(tmp_path / "log.db") as st:
+        first = SessionRunner(st, _info(), on_block=on_block).run(
+            [empty, *blocks_of(t, acc, gyro, 500), empty]
+        )
+        assert calls == [0, *range(500, 4001, 500), 4000]
+        assert st.session(first.session_id)["gaps"] == 1
+        assert list(st.gaps(first.session_id)["origin"]) == ["bridge"]
+
+        info = _info(mode="reanalysis", source=f"session {first.session_id}",
+                     parent_session_id=first.session_id)  # fmt: skip
+        again = SessionRunner(st, info, store_raw=False).run(st.iter_samples(first.session_id))
+        row = st.session(again.session_id)
+        assert row["samples"] == 4000 and st.sample_count(again.session_id) == 0
+        assert row["parent_session_id"] == first.session_id and row["mode"] == "reanalysis"
+        a = st.episodes(first.session_id)
+        b = st.episodes(again.session_id)
+        assert len(a) == len(b) >= 1
+        np.testing.assert_allclose(a["start_s"], b["start_s"])

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_helpers import isolated_env, tremorscope_cmd, write_rec
+from hypothesis import given, settings
+from hypothesis import strategies as st_
+from hypothesis.extra.numpy import arrays
 
 from dsp.events import EPISODE_COLUMNS, MINUTE_COLUMNS, Episode, Gap, MinuteSummary
 from firmware_bridge.samples import SampleBlock
@@ -283,6 +286,26 @@ def test_raw_chunks_round_trip(tmp_path):
         i += len(b)
     with_gyro = sum(len(b) for b in out if b.gyro is not None)
     assert with_gyro == 7 + 250 + 1 + 40
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st_.integers(1, 300),
+    gyro=st_.booleans(),
+    data=st_.data(),
+)
+def test_chunk_codec_round_trip_property(n, gyro, data):
+    finite64 = st_.floats(allow_nan=False, allow_infinity=False, width=64)
+    finite32 = st_.floats(allow_nan=False, allow_infinity=False, width=32)
+    t = data.draw(arrays(np.float64, n, elements=finite64))
+    acc = data.draw(arrays(np.float32, (n, 3), elements=finite32)).astype(np.float64)
+    g = data.draw(arrays(np.float32, (n, 3), elements=finite32)).astype(np.float64) if gyro else None
+    out = decode_chunk(encode_chunk(SampleBlock(t, acc, g)), n, gyro)
+    assert np.array_equal(out.t, t)  # float64 time is exact
+    assert np.array_equal(out.acc, acc)  # float32-representable values are exact
+    assert (out.gyro is None) == (not gyro)
+    if gyro:
+        assert np.array_equal(out.gyro, g)
 
 
 def test_chunk_codec_detects_damage():

@@ -118,7 +118,12 @@ class SessionRunner:
     """Runs one session: ``SessionRunner(store, info, ...).run(blocks) -> SessionResult``.
 
     ``on_event(event, runner)`` is called after each detector event has been logged (the CLI
-    prints episodes with it). ``stats()`` returns the source's counters (see
+    prints episodes with it). ``on_block(runner)`` is called after every block, heartbeats
+    included (a live source can log its link gaps there with
+    ``runner.store.add_gap(runner.session_id, gap, origin="bridge")`` and refresh a status
+    display). ``store_raw=False`` skips storing raw samples (a re-analysis of a stored
+    session, whose raw samples are already in the log). ``stats()`` returns the source's
+    counters (see
     :data:`STAT_COLUMNS`); they are written with each commit and at the end. A stop by
     signal ends with ``stop_status`` (``interrupted`` for a replay cut short; a live
     session, where Ctrl-C is the normal way to end, passes ``complete``).
@@ -134,6 +139,8 @@ class SessionRunner:
         stats: Callable[[], Mapping[str, Any]] | None = None,
         stop_status: str = INTERRUPTED,
         handle_signals: bool = True,
+        on_block: Callable[[SessionRunner], None] | None = None,
+        store_raw: bool = True,
     ) -> None:
         self.store = store
         self.info = info
@@ -142,6 +149,8 @@ class SessionRunner:
         self.stats = stats
         self.stop_status = stop_status
         self.handle_signals = handle_signals
+        self.on_block = on_block
+        self.store_raw = store_raw
         self.session_id: int | None = None
         self.samples = 0
         self.t_first_s: float | None = None
@@ -218,7 +227,8 @@ class SessionRunner:
         n = len(block)
         if n:
             assert self.session_id is not None and self.detector is not None
-            self.store.add_samples(self.session_id, block)  # raw first: never lost
+            if self.store_raw:
+                self.store.add_samples(self.session_id, block)  # raw first: never lost
             if self.t_first_s is None:
                 self.t_first_s = float(block.t[0])
             self.t_last_s = float(block.t[-1])
@@ -226,6 +236,8 @@ class SessionRunner:
             if self.has_gyro is None:
                 self.has_gyro = block.has_gyro
             self._log_events(self.detector.push_block(block))
+        if self.on_block is not None:
+            self.on_block(self)
         if self.store.commit_due():
             self.store.update_session(self.session_id, **self._progress())
             self.store.commit()

@@ -590,9 +590,9 @@ class Store:
                 "SELECT COALESCE(sum(n), 0), min(t0), max(t1) FROM samples WHERE session_id = ?",
                 (sid,),
             ).fetchone()
-            fields: dict[str, Any] = {"samples": n}
-            if t0 is not None:
-                fields.update(t_start_s=t0, t_end_s=t1)
+            fields: dict[str, Any] = {}
+            if t0 is not None:  # a session without raw chunks (re-analysis) keeps its counts
+                fields.update(samples=n, t_start_s=t0, t_end_s=t1)
             fields["error"] = "the recording process ended without closing the session"
             self.finish_session(sid, INTERRUPTED, **fields)
         return dead
