@@ -67,7 +67,10 @@ class DetectorConfig:
     contraction_threshold_deg: float = 15.0
     contraction_min_hold_s: float = 3.0
     contraction_release_deg: float = 10.0  # hysteresis: ends when back under this
+    contraction_end_hold_s: float = 1.0  # ...for this long
+    contraction_max_activity_g: float = 0.1  # band RMS above which the sensor is not still (walking)
     neutral_adapt_s: float = 300.0  # a posture held this long becomes the new neutral
+    neutral_tau_s: float = 60.0  # how fast the adaptive neutral follows quiet near-neutral posture
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

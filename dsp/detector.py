@@ -8,6 +8,7 @@ grid (uniform resampling, gaps) -> bin features (band-pass power, cycle periods,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,11 +17,13 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dsp.config import ORTHOSTATIC_BAND, Band, DetectorConfig
+from dsp.contraction import ConState, ContractionTracker
 from dsp.events import ENDED, EPISODE_COLUMNS, GAP, MINUTE, SEVERITY_CLASSES, Event, Gap
 from dsp.features import BinFeatures, Bins, FeatureState
 from dsp.filters import bandpass_sos
 from dsp.grid import GridState, Hole, Segment, regrid
 from dsp.minutes import NONE, TREMOR0, UNKNOWN, MinuteAccountant
+from dsp.posture import PostureEstimator, PostureState
 from dsp.tremor_episodes import (
     TrackerState,
     TremorTracker,
@@ -48,6 +51,9 @@ class DetectorState:
     grid: GridState = field(default_factory=GridState)
     features: FeatureState | None = None
     tracker: TrackerState = field(default_factory=TrackerState)
+    posture: PostureState = field(default_factory=PostureState)
+    contraction: ConState = field(default_factory=ConState)
+    next_episode_id: int = 1
     next_k: int | None = None  # grid index expected next (None: a new segment starts)
     pending: np.ndarray | None = None  # grid samples of the unfinished bin
     pending_k0: int = 0
@@ -62,7 +68,10 @@ class DetectorState:
 
 
 class StreamingDetector:
-    """Real-time tremor detector. Push chunks of any size; identical results for any chunking."""
+    """Real-time tremor and contraction detector.
+
+    Push chunks of any size; the results are identical for any chunking.
+    """
 
     def __init__(
         self,
@@ -70,7 +79,12 @@ class StreamingDetector:
         placement: str = "wrist",
         config: DetectorConfig | None = None,
         start_time: datetime | None = None,
+        neutral_g: Sequence[float] | None = None,
+        calibrate_s: float | None = None,
     ) -> None:
+        """``neutral_g``: a calibrated neutral posture (gravity direction in the sensor frame,
+        from ``calibrate``); ``calibrate_s``: the first seconds of the stream are the neutral
+        posture. Without either, the neutral adapts to quiet posture."""
         fs = float(sample_rate_hz)
         if not (math.isfinite(fs) and fs >= 20.0):
             raise ValueError(f"sample rate {sample_rate_hz} Hz is too low for tremor (need >= 20 Hz)")
@@ -100,6 +114,10 @@ class StreamingDetector:
         self._features: BinFeatures | None = None
         self._tracker: TremorTracker | None = None
         self._minutes: MinuteAccountant | None = None
+        self._posture: PostureEstimator | None = None
+        self._contraction: ContractionTracker | None = None
+        self.neutral_g = None if neutral_g is None else np.asarray(neutral_g, dtype=np.float64)
+        self.calibrate_s = calibrate_s
 
     # --- public API -----------------------------------------------------------
     def push(self, t, acc, gyro=None) -> list[Event]:
@@ -143,6 +161,7 @@ class StreamingDetector:
         end_s = st.last_window_end_s
         if end_s is not None:
             events += self._end_open(end_s, st.grid.last_t)
+            events.sort(key=lambda e: e.at_s)
         last_t = st.grid.last_t if st.grid.last_t is not None else 0.0
         for m in self._minutes.flush(last_t, self._open_intervals()):
             events.append(Event(MINUTE, last_t, minute=m))
@@ -151,7 +170,7 @@ class StreamingDetector:
 
     def episodes(self) -> pd.DataFrame:
         """Episodes finished so far, one row each, in the CSV export's columns."""
-        eps = [] if self._tracker is None else self._tracker.finished
+        eps = [] if self._tracker is None else self._tracker.finished + self._contraction.finished
         rows = [e.as_row() for e in sorted(eps, key=lambda e: (e.start_s, e.kind, e.episode_id))]
         return pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
 
@@ -162,7 +181,27 @@ class StreamingDetector:
         d["gaps"] = len(self.state.gaps)
         d["skipped"] = self.state.grid.skipped
         d["in_tremor"] = self.state.tracker.episode is not None
+        d["in_contraction"] = self.state.contraction.episode is not None
+        d["neutral_known"] = self.state.posture.neutral_g is not None
+        d["calibrated"] = self.state.posture.calibrated
+        d["limits"] = self.limits
         return d
+
+    @property
+    def limits(self) -> list[str]:
+        """What this stream cannot show, in words for the session log and the report."""
+        if self.has_gyro is False:
+            return [
+                "accelerometer only: rotation about the vertical (torticollis; radial/ulnar "
+                "deviation) cannot be seen, and tremor amplitude in deg/s is not available"
+            ]
+        return []
+
+    @property
+    def neutral(self) -> list[float] | None:
+        """The neutral posture in use (gravity direction in the sensor frame), for storing."""
+        g = self.state.posture.neutral_g
+        return None if g is None else [float(v) for v in g]
 
     @property
     def gaps(self) -> list[Gap]:
@@ -182,8 +221,31 @@ class StreamingDetector:
         self._features = BinFeatures(sos, fs, self.bin_n, cross)
         self.state.features = self._features.new_state()
         self._tracker = TremorTracker(
-            self.config, self.bands, self.window_s, self.bin_dur_s, has_gyro, self._wall_clock
+            self.config,
+            self.bands,
+            self.window_s,
+            self.bin_dur_s,
+            has_gyro,
+            self._wall_clock,
+            self._next_id,
         )
+        cfg = self.config
+        self._posture = PostureEstimator(
+            self.bin_dur_s,
+            has_gyro,
+            neutral_tau_s=cfg.neutral_tau_s,
+            adopt_after_s=cfg.neutral_adapt_s,
+        )
+        if self.neutral_g is not None:
+            self._posture.set_neutral(self.state.posture, self.neutral_g)
+        self._contraction = ContractionTracker(
+            cfg, self.placement, self.bin_dur_s, has_gyro, self._next_id, self._wall_clock
+        )
+
+    def _next_id(self) -> int:
+        i = self.state.next_episode_id
+        self.state.next_episode_id += 1
+        return i
 
     def _wall_clock(self, t_s: float) -> str | None:
         if self.start_time is None or self.state.grid.first_t is None:
@@ -235,6 +297,11 @@ class StreamingDetector:
             st.pending_k0 = b0 * nb
             st.valid_from_bin = -(-(seg.k0 + self.warmup_n) // nb)
             st.history = None
+            self._posture.reset_fusion(st.posture)
+            if self.calibrate_s is not None and st.posture.neutral_g is None:
+                if st.posture.calib_until_bin is None:
+                    n_cal = int(round(self.calibrate_s / self.bin_dur_s))
+                    self._posture.start_calibration(st.posture, st.valid_from_bin, st.valid_from_bin + n_cal)
         st.pending = np.concatenate((st.pending, seg.x)) if st.pending.size else seg.x
         st.next_k = seg.k0 + seg.x.shape[0]
         whole = (st.pending.shape[0] // nb) * nb
@@ -263,6 +330,7 @@ class StreamingDetector:
             lf_acc=bins.lf[:, 0:3],
             lf_gyro=bins.lf[:, 3:6] if self.has_gyro else None,
         )
+        self._contraction_bins(bin0, bins, cur["valid"], events)
         hist = st.history
         nh = 0 if hist is None else hist["valid"].shape[0]
         if hist is None:
@@ -317,30 +385,76 @@ class StreamingDetector:
         self._minutes.record(end_bins - w // 2, code)
         for m in self._minutes.emit(st.last_window_end_s, self._open_intervals()):
             events.append(Event(MINUTE, m.minute_start_s + 60.0 + self._minutes.delay_s, minute=m))
-        st.status = {
-            "t_s": float(end_s[-1]),
-            "band_rms_g": float(np.sqrt(r.acc_ms[-1])),
-            "band_rms_dps": float(np.sqrt(r.gyro_ms[-1])) if self.has_gyro else None,
-            "dominant_hz": _finite(r.freq_hz[-1]),
-            "period_cv": _finite(r.period_cv[-1]),
-            "candidate": bool(r.candidate[-1]),
-            "context": CONTEXT_NAMES[int(r.context[-1])],
-            "gravity_g": [float(v) for v in r.gravity[-1]],
-        }
+        st.status.update(
+            {
+                "t_s": float(end_s[-1]),
+                "band_rms_g": float(np.sqrt(r.acc_ms[-1])),
+                "band_rms_dps": float(np.sqrt(r.gyro_ms[-1])) if self.has_gyro else None,
+                "dominant_hz": _finite(r.freq_hz[-1]),
+                "period_cv": _finite(r.period_cv[-1]),
+                "candidate": bool(r.candidate[-1]),
+                "context": CONTEXT_NAMES[int(r.context[-1])],
+                "gravity_g": [float(v) for v in r.gravity[-1]],
+            }
+        )
+
+    def _contraction_bins(self, bin0: int, bins: Bins, valid: np.ndarray, events: list[Event]) -> None:
+        """Posture angles and contraction episodes, bin by bin."""
+        st = self.state
+        cfg = self.config
+        lf_acc = bins.lf[:, 0:3]
+        band_ms = bins.band.ms[:, 0:3].sum(axis=1).astype(np.float64)
+        still = band_ms < cfg.contraction_max_activity_g**2
+        gyro_mean = None
+        if self.has_gyro:
+            gyro_mean = bins.mean[:, 3:6]
+            lf_rot = np.sqrt((bins.lf[:, 3:6].astype(np.float64) ** 2).sum(axis=1))
+            still &= lf_rot < cfg.movement_dps
+        pb = self._posture.process(st.posture, bin0, lf_acc, gyro_mean, valid & still)
+        dev = np.where(valid, pb.deviation_deg, np.nan)
+        speed = pb.rate_dps
+        if self.has_gyro:
+            bias = st.posture.bias_dps if st.posture.bias_dps is not None else 0.0
+            speed = np.sqrt(((gyro_mean - bias) ** 2).sum(axis=1))
+        idx = np.arange(bin0, bin0 + valid.size)
+        end_s = st.grid.origin_s + (idx + 1) * self.bin_dur_s
+        evs = self._contraction.process(
+            st.contraction, end_s, dev, pb.pitch_deg, pb.roll_deg, pb.yaw_deg, speed, still, band_ms
+        )
+        for e in evs:
+            if e.type == ENDED:
+                self._note_ended(e)
+        events += evs
+        st.status.update(
+            {
+                "deviation_deg": _finite(dev[-1]),
+                "pitch_deg": _finite(pb.pitch_deg[-1]),
+                "roll_deg": _finite(pb.roll_deg[-1]),
+                "yaw_deg": _finite(pb.yaw_deg[-1]),
+            }
+        )
 
     def _note_ended(self, e: Event) -> None:
         ep = e.episode
-        self._minutes.add_interval(ep.start_s, ep.end_s, SEVERITY_CLASSES.index(ep.severity))
+        if ep.kind == "contraction":
+            self._minutes.add_interval(ep.start_s, ep.end_s, 0, contraction=True)
+        else:
+            self._minutes.add_interval(ep.start_s, ep.end_s, SEVERITY_CLASSES.index(ep.severity))
 
     def _open_intervals(self) -> list:
+        out = []
         cur = self._tracker.current(self.state.tracker) if self._tracker else None
-        if cur is None:
-            return []
-        ep = self.state.tracker.episode
-        return [(cur.start_s, ep.last_center_s, SEVERITY_CLASSES.index(cur.severity), False)]
+        if cur is not None:
+            ep = self.state.tracker.episode
+            out.append((cur.start_s, ep.last_center_s, SEVERITY_CLASSES.index(cur.severity), False))
+        con = self.state.contraction.episode
+        if con is not None:
+            out.append((con.start_s, con.last_above_s, 0, True))
+        return out
 
     def _end_open(self, at_s: float, last_data_s: float) -> list[Event]:
         evs = self._tracker.end_open(self.state.tracker, at_s, last_data_s)
+        evs += self._contraction.end_open(self.state.contraction, at_s, last_data_s)
         for e in evs:
             self._note_ended(e)
         return evs

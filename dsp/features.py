@@ -48,6 +48,7 @@ class Bins:
     """Per-bin results for a run of complete bins."""
 
     lf: np.ndarray  # (bins, channels) Hann-weighted mean of the last bins (NaN if unknown)
+    mean: np.ndarray  # (bins, channels) plain mean of each bin (integrates angular rate exactly)
     band: BandBins
 
 
@@ -92,13 +93,14 @@ class BinFeatures:
         n, ch = x.shape
         nb = n // self.bin_n
         xb = x.reshape(nb, self.bin_n, ch)
-        lf = self._slow(xb, state)
-        return Bins(lf=lf, band=self._band(x, k0, self.sos, state.band))
-
-    def _slow(self, xb: np.ndarray, state: FeatureState) -> np.ndarray:
-        """Hann-weighted mean of sub-bin means over the last ``lf_bins`` bins (NaN until enough)."""
-        nb, _, ch = xb.shape
         sub = xb.reshape(nb * self.sub, self.bin_n // self.sub, ch).mean(axis=1)
+        lf = self._slow(sub, state)
+        mean = sub.reshape(nb, self.sub, ch).mean(axis=1) if self.sub > 1 else sub
+        return Bins(lf=lf, mean=mean, band=self._band(x, k0, self.sos, state.band))
+
+    def _slow(self, sub: np.ndarray, state: FeatureState) -> np.ndarray:
+        """Hann-weighted mean of sub-bin means over the last ``lf_bins`` bins (NaN until enough)."""
+        ch = sub.shape[1]
         taps = self.lf_w.size
         prev = state.lf_tail
         if prev is None:

@@ -63,7 +63,6 @@ class EpisodeAcc:
 
 @dataclass
 class TrackerState:
-    next_id: int = 1
     run: EpisodeAcc | None = None  # candidate windows not yet an episode
     run_len: int = 0
     episode: EpisodeAcc | None = None
@@ -97,6 +96,7 @@ class TremorTracker:
         bin_s: float,
         has_gyro: bool,
         wall_clock,
+        next_id,
     ) -> None:
         self.cfg = config
         self.bands = bands
@@ -105,6 +105,7 @@ class TremorTracker:
         self.end_n = max(1, int(round(config.end_hold_s / bin_s)))
         self.has_gyro = has_gyro
         self.wall_clock = wall_clock  # callable: stream seconds -> ISO string or None
+        self.next_id = next_id  # callable: a new episode id (shared with contractions)
         self.finished: list[Episode] = []
 
     # --- public -----------------------------------------------------------------
@@ -163,8 +164,7 @@ class TremorTracker:
             if k - i >= need:
                 self._accumulate(st.run, wb, i, i + need)
                 ep = st.run
-                ep.episode_id = st.next_id
-                st.next_id += 1
+                ep.episode_id = self.next_id()
                 ep.detected_at_s = float(wb.end_s[i + need - 1])
                 st.episode, st.run, st.run_len, st.misses = ep, None, 0, 0
                 events.append(self._event(STARTED, ep, ep.detected_at_s))

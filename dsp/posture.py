@@ -1,0 +1,311 @@
+"""Sensor orientation relative to a neutral posture, per bin.
+
+Tilt comes from the slow accelerometer (gravity) direction; with a gyroscope it is fused
+with the integrated angular rate in a complementary filter, which keeps it right during
+movement, and the rate about the vertical is integrated into a heading (yaw). An
+accelerometer alone cannot see rotation about gravity, so yaw is then unknown (NaN).
+
+The gyroscope bias and the neutral posture change only at block boundaries (``block_s``),
+from statistics of the block before last: a small sequential recursion over blocks, while
+everything per bin stays vectorised. Block statistics are sums of fixed-point integers, so
+they are exact whatever the chunking, and the results do not depend on it.
+
+The neutral is either calibrated (fixed), or adaptive: it follows the mean quiet posture of
+blocks near it (time constant ``neutral_tau_s``); a posture held quietly away from it for
+``adopt_after_s`` becomes the neutral (a voluntary change, not an endless episode).
+
+Deviation angles (degrees) in the neutral frame (up = neutral gravity direction, forward =
+the sensor x axis made horizontal, left = up x forward):
+  pitch > 0: the forward axis tips down (neck: anterocollis; wrist: flexion)
+  roll  > 0: the left axis (+y) tips down (neck: left ear down, laterocollis left; wrist: the
+             thumb side goes down, pronation)
+  yaw   > 0: rotation about the vertical turning forward toward left (neck: torticollis left;
+             wrist: radial deviation). See ``dsp.contraction.DIRECTIONS``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal import lfilter
+
+RAD = math.pi / 180.0
+Q_SCALE = 1e6  # fixed-point scale of block statistics
+
+
+@dataclass
+class PostureState:
+    """Explicit posture-estimation state carried between chunks."""
+
+    zi_grav: np.ndarray | None = None  # complementary-filter state, one per gravity component
+    yaw_deg: float = 0.0  # integrated heading
+    bias_dps: np.ndarray | None = None  # gyroscope bias estimate
+    neutral_g: np.ndarray | None = None  # unit gravity direction of the neutral posture
+    neutral_yaw_deg: float = 0.0
+    calibrated: bool = False
+    calib_from_bin: int | None = None
+    calib_until_bin: int | None = None  # calibrating over [from, until)
+    calib_sum: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
+    calib_end_bin: int | None = None  # the calibrated neutral applies from this bin
+    bias_block: int | None = None
+    bias_open: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))  # w xyz, n
+    bias_done: deque = field(default_factory=deque)
+    post_block: int | None = None
+    post_open: np.ndarray = field(default_factory=lambda: np.zeros(5, np.int64))  # g xyz, yaw, n
+    post_done: deque = field(default_factory=deque)
+    far_blocks: int = 0  # consecutive blocks spent quietly away from neutral in one posture
+    far_g: np.ndarray | None = None
+    far_yaw_deg: float = 0.0
+
+
+@dataclass
+class PostureBins:
+    gravity: np.ndarray  # (n, 3) unit gravity direction (fused)
+    pitch_deg: np.ndarray
+    roll_deg: np.ndarray
+    yaw_deg: np.ndarray  # NaN without a gyroscope
+    tilt_deg: np.ndarray  # angle between gravity and neutral gravity
+    deviation_deg: np.ndarray  # total deviation (tilt and yaw combined); NaN until neutral known
+    rate_dps: np.ndarray  # angular speed of the deviation
+
+
+class PostureEstimator:
+    def __init__(
+        self,
+        bin_dur_s: float,
+        has_gyro: bool,
+        fusion_tau_s: float = 2.0,
+        neutral_tau_s: float = 60.0,
+        bias_tau_s: float = 60.0,
+        block_s: float = 10.0,
+        still_dps: float = 4.0,
+        near_neutral_deg: float = 10.0,
+        adopt_after_s: float = 300.0,
+    ) -> None:
+        self.dt = bin_dur_s
+        self.has_gyro = has_gyro
+        self.beta = math.exp(-bin_dur_s / fusion_tau_s)
+        self.block_bins = max(1, int(round(block_s / bin_dur_s)))
+        self.block_s = self.block_bins * bin_dur_s
+        self.neutral_tau_s = neutral_tau_s
+        self.bias_tau_s = bias_tau_s
+        self.still_dps = still_dps
+        self.near_neutral_deg = near_neutral_deg
+        self.adopt_blocks = max(1, int(math.ceil(adopt_after_s / self.block_s)))
+
+    # --- calibration --------------------------------------------------------------
+    def set_neutral(self, st: PostureState, gravity) -> None:
+        """A calibrated neutral: fixed, never adapted."""
+        g = np.asarray(gravity, dtype=np.float64)
+        st.neutral_g = g / np.linalg.norm(g)
+        st.neutral_yaw_deg = st.yaw_deg
+        st.calibrated = True
+
+    def start_calibration(self, st: PostureState, from_bin: int, until_bin: int) -> None:
+        """The mean posture over bins [from_bin, until_bin) becomes the fixed neutral."""
+        st.calib_from_bin, st.calib_until_bin = from_bin, until_bin
+        st.calib_sum = np.zeros(4, np.int64)
+
+    def reset_fusion(self, st: PostureState) -> None:
+        """After a gap the filter restarts, and the heading is taken to be neutral again
+        (the gyroscope saw nothing of the gap)."""
+        st.zi_grav = None
+        st.neutral_yaw_deg = st.yaw_deg
+
+    # --- per bin --------------------------------------------------------------------
+    def process(
+        self,
+        st: PostureState,
+        bin0: int,
+        lf_acc: np.ndarray,
+        gyro_mean: np.ndarray | None,
+        quiet: np.ndarray,
+    ) -> PostureBins:
+        """Angles for bins ``bin0 ..``; ``quiet`` bins (no voluntary movement) teach the neutral."""
+        n = lf_acc.shape[0]
+        a = lf_acc.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g_acc = a / np.sqrt((a * a).sum(axis=1))[:, None]
+        ok = np.isfinite(g_acc).all(axis=1)
+        g_acc[~ok] = np.nan
+        idx = np.arange(bin0, bin0 + n)
+        blocks = idx // self.block_bins
+        seg_start = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
+        seg_end = np.r_[seg_start[1:], n]
+
+        if self.has_gyro:
+            w = gyro_mean.astype(np.float64)
+            still = quiet & ok & (np.sqrt((w * w).sum(axis=1)) < self.still_dps)
+            wq = np.where(still[:, None], np.round(w * Q_SCALE), 0).astype(np.int64)
+            wsum = _seg_sums(np.c_[wq, still.astype(np.int64)], seg_start)
+            bias = np.zeros((n, 3))
+            for j, (s, e) in enumerate(zip(seg_start, seg_end)):
+                self._enter_bias(st, int(blocks[s]))
+                if st.bias_dps is not None:
+                    bias[s:e] = st.bias_dps
+                st.bias_open += wsum[j]
+            w_c = w - bias
+            g = self._fuse(st, g_acc, ok, w_c)
+            rate_up = (w_c * np.nan_to_num(g)).sum(axis=1)  # deg/s about the vertical
+            yaw = st.yaw_deg + np.cumsum(rate_up * self.dt)
+            st.yaw_deg = float(yaw[-1])
+        else:
+            g = g_acc
+            yaw = np.full(n, np.nan)
+
+        fin = np.isfinite(g).all(axis=1)
+        if st.calib_until_bin is not None:
+            self._calibrate(st, idx, g, fin)
+
+        # neutral per block, then angles for every bin at once
+        sel = quiet & fin
+        gq = np.where(sel[:, None], np.round(np.nan_to_num(g) * Q_SCALE), 0).astype(np.int64)
+        yq = np.where(sel, np.round(np.nan_to_num(yaw) * Q_SCALE), 0).astype(np.int64)
+        psum = _seg_sums(np.c_[gq, yq, sel.astype(np.int64)], seg_start)
+        up = np.full((n, 3), np.nan)
+        yaw0 = np.zeros(n)
+        for j, (s, e) in enumerate(zip(seg_start, seg_end)):
+            self._enter_post(st, int(blocks[s]))
+            if st.neutral_g is not None:
+                up[s:e] = st.neutral_g
+                yaw0[s:e] = st.neutral_yaw_deg
+            st.post_open += psum[j]
+        if st.calib_until_bin is not None or st.calib_end_bin is not None:
+            # no neutral before a calibration has finished
+            end = st.calib_until_bin if st.calib_until_bin is not None else st.calib_end_bin
+            up[idx < end] = np.nan
+        pitch, roll, tilt = _angles(g, up)
+        if self.has_gyro:
+            yaw_dev = yaw - yaw0
+            yaw_dev[~np.isfinite(tilt)] = np.nan
+            dev = np.sqrt(tilt**2 + yaw_dev**2)
+        else:
+            yaw_dev = np.full(n, np.nan)
+            dev = tilt
+        rate = np.abs(np.diff(np.r_[np.nan, dev])) / self.dt
+        return PostureBins(g, pitch, roll, yaw_dev, tilt, dev, rate)
+
+    # --- internals ------------------------------------------------------------------
+    def _fuse(self, st: PostureState, g_acc, ok, w_c) -> np.ndarray:
+        """Complementary filter on the gravity direction: gyro-propagated, pulled to the acc's."""
+        g_ref = np.where(ok[:, None], g_acc, 0.0)
+        # d(gravity)/dt = -omega x gravity in the sensor frame
+        d = -np.cross(w_c * RAD, g_ref) * self.dt
+        u = self.beta * d + (1 - self.beta) * g_ref
+        if st.zi_grav is None:
+            first = np.flatnonzero(ok)
+            if first.size == 0:
+                return g_acc
+            st.zi_grav = self.beta * g_acc[first[0]]
+        g = np.empty_like(u)
+        zf = np.empty(3)
+        for c in range(3):
+            y, z = lfilter([1.0], [1.0, -self.beta], u[:, c], zi=[st.zi_grav[c]])
+            g[:, c] = y
+            zf[c] = z[0]
+        st.zi_grav = zf
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g /= np.sqrt((g * g).sum(axis=1))[:, None]
+        g[~ok] = np.nan
+        return g
+
+    def _calibrate(self, st: PostureState, idx, g, fin) -> None:
+        sel = (idx >= st.calib_from_bin) & (idx < st.calib_until_bin) & fin
+        q = np.round(g[sel] * Q_SCALE).astype(np.int64)
+        st.calib_sum[:3] += q.sum(axis=0)
+        st.calib_sum[3] += int(sel.sum())
+        if idx[-1] + 1 >= st.calib_until_bin and st.calib_sum[3] > 0:
+            self.set_neutral(st, st.calib_sum[:3] / (Q_SCALE * st.calib_sum[3]))
+            st.calib_end_bin = st.calib_until_bin
+            st.calib_until_bin = None
+
+    def _enter_bias(self, st: PostureState, b: int) -> None:
+        if st.bias_block == b:
+            return
+        if st.bias_block is not None:
+            st.bias_done.append((st.bias_block, st.bias_open.copy()))
+        st.bias_block, st.bias_open = b, np.zeros(4, np.int64)
+        while st.bias_done and st.bias_done[0][0] <= b - 2:
+            _, s = st.bias_done.popleft()
+            if s[3] == 0:
+                continue
+            m = s[:3] / (Q_SCALE * s[3])
+            frac = s[3] / self.block_bins
+            if st.bias_dps is None:
+                if frac >= 0.5:
+                    st.bias_dps = m
+            else:
+                alpha = min(1.0, frac * self.block_s / self.bias_tau_s)
+                st.bias_dps = st.bias_dps + alpha * (m - st.bias_dps)
+
+    def _enter_post(self, st: PostureState, b: int) -> None:
+        if st.post_block == b:
+            return
+        if st.post_block is not None:
+            st.post_done.append((st.post_block, st.post_open.copy()))
+        st.post_block, st.post_open = b, np.zeros(5, np.int64)
+        while st.post_done and st.post_done[0][0] <= b - 2:
+            _, s = st.post_done.popleft()
+            self._update_neutral(st, s)
+
+    def _update_neutral(self, st: PostureState, s: np.ndarray) -> None:
+        frac = s[4] / self.block_bins
+        if st.calibrated or frac < 0.5:
+            st.far_blocks, st.far_g = 0, None  # not a quiet block: no held posture to learn
+            return
+        m = s[:3].astype(np.float64)
+        m /= np.linalg.norm(m)
+        m_yaw = s[3] / (Q_SCALE * s[4]) if self.has_gyro else 0.0
+        if st.neutral_g is None:
+            st.neutral_g, st.neutral_yaw_deg = m, m_yaw
+            return
+        dev = _angle_deg(m, st.neutral_g)
+        if self.has_gyro:
+            dev = math.hypot(dev, m_yaw - st.neutral_yaw_deg)
+        if dev < self.near_neutral_deg:
+            alpha = min(1.0, frac * self.block_s / self.neutral_tau_s)
+            ng = st.neutral_g + alpha * (m - st.neutral_g)
+            st.neutral_g = ng / np.linalg.norm(ng)
+            st.neutral_yaw_deg += alpha * (m_yaw - st.neutral_yaw_deg)
+            st.far_blocks, st.far_g = 0, None
+            return
+        same = st.far_g is not None and _angle_deg(m, st.far_g) < self.near_neutral_deg
+        if same and self.has_gyro:
+            same = abs(m_yaw - st.far_yaw_deg) < self.near_neutral_deg
+        st.far_blocks = st.far_blocks + 1 if same else 1
+        st.far_g, st.far_yaw_deg = m, m_yaw
+        if st.far_blocks >= self.adopt_blocks:
+            st.neutral_g, st.neutral_yaw_deg = m, m_yaw
+            st.far_blocks, st.far_g = 0, None
+
+
+def _seg_sums(v: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
+    """Exact integer sums of rows of ``v`` over segments starting at ``seg_start``."""
+    return np.add.reduceat(v, seg_start, axis=0)
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b)))))
+
+
+def _angles(g: np.ndarray, up: np.ndarray):
+    """Pitch, roll and tilt (deg) of gravity directions ``g`` in the frames of neutral ``up``
+    (one neutral per row; NaN rows where it is unknown)."""
+    x = np.zeros_like(up)
+    x[:, 0] = 1.0
+    vertical_x = np.abs(up[:, 0]) > 0.9  # sensor x nearly vertical: use y as the reference
+    x[vertical_x] = (0.0, 1.0, 0.0)
+    f = x - (x * up).sum(axis=1)[:, None] * up
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f /= np.sqrt((f * f).sum(axis=1))[:, None]
+    left = np.cross(up, f)
+    gu = (g * up).sum(axis=1)
+    gf = (g * f).sum(axis=1)
+    gl = (g * left).sum(axis=1)
+    pitch = np.degrees(np.arctan2(-gf, gu))
+    roll = np.degrees(np.arctan2(-gl, gu))
+    tilt = np.degrees(np.arccos(np.clip(gu, -1.0, 1.0)))
+    return pitch, roll, tilt
