@@ -12,7 +12,7 @@ import pytest
 from app_helpers import blocks_of, synth, write_rec
 
 from dsp import StreamingDetector
-from dsp.events import ENDED, EPISODE_COLUMNS, STARTED, Gap
+from dsp.events import ENDED, EPISODE_COLUMNS, MINUTE, STARTED, Gap
 from firmware_bridge.recording import RecordingError
 from firmware_bridge.samples import SampleBlock
 from tremorscope.session import SessionInfo, SessionRunner, replay_session
@@ -42,6 +42,7 @@ def test_runner_logs_exactly_what_the_detector_reports(tmp_path):
         logged = st.episodes(result.session_id, with_open=True)
         row = st.session(result.session_id)
         stored_t = np.concatenate([b.t for b in st.iter_samples(result.session_id)])
+        st_minutes = st.minutes(result.session_id)
 
     reference = StreamingDetector(100.0, placement="wrist")
     for b in blocks:
@@ -60,6 +61,13 @@ def test_runner_logs_exactly_what_the_detector_reports(tmp_path):
     for col in ("start_s", "end_s", "dominant_hz", "displacement_cm"):
         np.testing.assert_allclose(logged[col].to_numpy(float), expected[col].to_numpy(float))
     assert list(logged["severity"]) == list(expected["severity"])
+    minutes = [e.minute for e in seen if e.type == MINUTE]
+    assert len(minutes) >= 1  # 90 s of data: at least the first full minute is summarised
+    logged_minutes = st_minutes
+    assert len(logged_minutes) == len({m.minute_start_s for m in minutes})
+    fracs = logged_minutes[[c for c in logged_minutes.columns if c.endswith("_frac")]]
+    fracs = fracs.drop(columns=["contraction_frac"])
+    np.testing.assert_allclose(fracs.sum(axis=1), 1.0, atol=1e-6)
     started = [e.episode.episode_id for e in seen if e.type == STARTED]
     ended = [e.episode.episode_id for e in seen if e.type == ENDED]
     assert sorted(started) == sorted(ended) == sorted(logged["episode_id"])
@@ -240,3 +248,17 @@ def test_reanalysis_style_run_hooks_and_no_raw_copy(tmp_path):
         b = st.episodes(again.session_id)
         assert len(a) == len(b) >= 1
         np.testing.assert_allclose(a["start_s"], b["start_s"])
+
+
+def test_gaps_reported_by_the_detector_are_logged_with_totals(tmp_path):
+    t, acc, gyro = synth(60.0, tremor=[])
+    keep = (t < 20.0) | (t >= 23.0)  # 3 s of lost packets
+    with Store(tmp_path / "log.db") as st:
+        result = SessionRunner(st, _info()).run(blocks_of(t[keep], acc[keep], gyro[keep], 100))
+        gaps = st.gaps(result.session_id)
+        row = st.session(result.session_id)
+    assert len(gaps) == 1 == row["gaps"] == result.gaps
+    assert gaps.iloc[0]["start_s"] == pytest.approx(20.0, abs=0.05)
+    assert gaps.iloc[0]["end_s"] == pytest.approx(23.0, abs=0.05)
+    assert row["gap_s"] == pytest.approx(3.0, abs=0.1)
+    assert row["effective_rate_hz"] == pytest.approx(100.0 * 57 / 60, rel=0.01)
