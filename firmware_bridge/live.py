@@ -10,7 +10,8 @@ It never loses data and never hangs:
 - while nothing arrives (waiting, reconnecting) it yields empty heartbeat blocks a few
   times a second, so the consumer can react to Ctrl-C/SIGTERM and refresh its display;
 - :meth:`LiveSource.stop` (from a signal handler or another thread) ends the iteration
-  after the current payload; stop commands are sent and the link closed.
+  after the current payload: stop commands are sent, the link is closed, and the
+  payloads it had already delivered are decoded and yielded (nothing received is lost).
 
 A capture replay uses the very same class with a :class:`CaptureTransport`.
 """
@@ -190,6 +191,7 @@ class LiveSource:
                 try:
                     payload = self.transport.recv(RECV_TIMEOUT_S)
                 except TransportEnded:
+                    self._close_quietly()
                     self._stats.state = "ended"
                     return
                 except TransportLost as exc:
@@ -221,6 +223,15 @@ class LiveSource:
                 if self.poll_s and now - last_poll >= self.poll_s:
                     last_poll = now
                     self._send(self.protocol.poll_commands(self.transport.kind))
+            # Stopped or out of time: close the link, then flush what it had delivered.
+            self._shutdown()
+            while (payload := self.transport.queue.get(0.0)) is not None:
+                self._stats.payloads += 1
+                for batch in self.protocol.feed(payload):
+                    t = self.clock.map(batch)
+                    self._report_gaps()
+                    if len(t):
+                        yield SampleBlock(t, batch.acc, batch.gyro)
         finally:
             self._shutdown()
 
@@ -311,9 +322,10 @@ class LiveSource:
             pass
 
     def _shutdown(self) -> None:
+        if self._stats.state in ("stopped", "ended"):
+            return
         if self._stats.state == "streaming":
             self._send(self.protocol.stop_commands(self.transport.kind))
         self._close_quietly()
-        if self._stats.state != "ended":
-            self._stats.state = "stopped"
+        self._stats.state = "stopped"
         self._report_gaps()

@@ -293,7 +293,10 @@ def demo(db: str | None) -> None:
     "--config", "config_path", metavar="FILE.json", default=None,
     help="Detector settings as a JSON object (see dsp/config.py).",
 )  # fmt: skip
-def replay(rec: str, db: str | None, placement: str | None, speed: str, config_path: str | None) -> None:
+@click.option("--capture", "is_capture", is_flag=True, help="REC is a raw capture from `live --capture`.")
+def replay(
+    rec: str, db: str | None, placement: str | None, speed: str, config_path: str | None, is_capture: bool
+) -> None:
     """Replay recording REC (CSV or CSV.gz) through the real-time detector into the log.
 
     Prints each episode as it starts and ends, then a summary.
@@ -308,10 +311,18 @@ def replay(rec: str, db: str | None, placement: str | None, speed: str, config_p
         before = store.latest_session_id()
         try:
             with Progress(Path(rec).name) as progress:
-                result = replay_session(
-                    store, rec, placement=placement, speed=speed_x, config=config,
-                    on_event=EpisodePrinter(progress), on_progress=progress.update,
-                )  # fmt: skip
+                if is_capture:  # raw capture: the live decode path (tremorscope/cli_live.py)
+                    from tremorscope.cli_live import replay_capture
+
+                    result = replay_capture(
+                        store, rec, placement=placement, speed=speed_x, config=config,
+                        on_event=EpisodePrinter(progress),
+                    )  # fmt: skip
+                else:
+                    result = replay_session(
+                        store, rec, placement=placement, speed=speed_x, config=config,
+                        on_event=EpisodePrinter(progress), on_progress=progress.update,
+                    )  # fmt: skip
         except Exception as e:
             sid = store.latest_session_id()
             if sid is not None and sid != before:  # the session was started: say what is kept

@@ -1,0 +1,706 @@
+"""Live-sensor commands: ``devices``, ``scan``, ``pair``, ``live``, ``decode`` (+ ``replay --capture``).
+
+Thin wrappers over ``firmware_bridge``: a transport (serial or BLE) and a device protocol
+feed a :class:`~firmware_bridge.live.LiveSource`, whose sample blocks go through the
+same :class:`~tremorscope.session.SessionRunner` as ``replay``. The link statistics
+(dropped, malformed, gaps, effective rate, drift, battery) go into the session row and
+its ``extra_json["live"]``.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from dsp.events import ENDED, STARTED, Event, Gap
+from firmware_bridge.capture import CaptureError, CaptureWriter
+from firmware_bridge.capture_decode import capture_source, decode_capture, write_decoded_csv
+from firmware_bridge.live import LiveSource
+from firmware_bridge.protocols.registry import DeviceSpec, UnknownDevice, devices, get_device
+from firmware_bridge.protocols.registry import make_protocol as _make_protocol
+from firmware_bridge.samples import SampleBlock
+from firmware_bridge.transports.base import Transport, TransportError
+from firmware_bridge.transports.pairing import PairingError, PairingStore, looks_like_address
+from tremorscope import __version__, tables
+from tremorscope.cli import CliError, db_option, load_config, open_store
+from tremorscope.paths import user_data_dir
+from tremorscope.session import SessionInfo, SessionResult, SessionRunner
+from tremorscope.store import COMPLETE, Store
+
+PAIRING_FILE = "devices.json"
+STATUS_REFRESH_S = 0.25
+EXTRA_SAVE_S = 5.0
+#: Stillness limits for --calibrate: more movement than this and the calibration is refused.
+CALIBRATE_MAX_ACC_STD_G = 0.03
+CALIBRATE_MAX_GYRO_STD_DPS = 3.0
+
+
+def pairing_store() -> PairingStore:
+    """The pairing file in the per-user data folder."""
+    return PairingStore(user_data_dir() / PAIRING_FILE)
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``--opt key=value`` pairs as a dict."""
+    out: dict[str, str] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--opt {p!r}: use KEY=VALUE, e.g. --opt rate_hz=50")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def make_protocol(spec: DeviceSpec, options: dict[str, str]):
+    try:
+        return _make_protocol(spec.name, **options)
+    except (ValueError, TypeError) as e:
+        raise CliError(f"{spec.name}: {e}") from None
+
+
+def resolve_device(device: str, address: str | None) -> tuple[DeviceSpec, str | None]:
+    """The device spec and BLE address for ``--device`` / ``--address`` (paired names work)."""
+    paired = None
+    try:
+        store = pairing_store()
+        paired = store.get(device)
+        if address and not looks_like_address(address):
+            by_name = store.get(address)
+            if by_name is None:
+                raise CliError(
+                    f"--address {address!r} is neither a Bluetooth address nor a paired name; "
+                    "`tremorscope pair NAME ADDRESS --device TYPE` saves one"
+                )
+            address = by_name.address
+    except PairingError as e:
+        raise CliError(str(e)) from None
+    if paired is not None:
+        return _spec(paired.device), address or paired.address
+    return _spec(device), address
+
+
+def _spec(name: str) -> DeviceSpec:
+    try:
+        return get_device(name)
+    except UnknownDevice as e:
+        raise CliError(f"{e}, or a name saved with `tremorscope pair`") from None
+
+
+def make_transport(spec: DeviceSpec, address: str | None, port: str | None, baud: int | None) -> Transport:
+    if port and address:
+        raise CliError("give either --port (serial) or --address (Bluetooth), not both")
+    if port:
+        if "serial" not in spec.transports:
+            raise CliError(f"{spec.name} does not stream over serial; use --address for Bluetooth")
+        from firmware_bridge.transports.serial import SerialTransport
+
+        try:
+            return SerialTransport(port, baud or spec.default_baud)
+        except TransportError as e:
+            raise CliError(str(e)) from None
+    if "ble" not in spec.transports:
+        raise CliError(f"{spec.name} streams over serial only; give --port (e.g. /dev/ttyUSB0)")
+    if not address:
+        raise CliError(
+            f"which {spec.name}? give --address AA:BB:CC:DD:EE:FF, --port for serial, or pair it: "
+            "`tremorscope scan` then `tremorscope pair NAME ADDRESS`"
+        )
+    from firmware_bridge.transports.ble import BleTransport
+
+    return BleTransport(address)
+
+
+# --------------------------------------------------------------------------- devices / scan / pair
+
+
+@click.command("devices")
+def devices_cmd() -> None:
+    """List the supported sensors, serial ports present and paired names."""
+    specs = devices()
+    width = max(len(s.name) for s in specs)
+    click.echo("Supported devices (use the name with --device):")
+    for s in specs:
+        links = "+".join(s.transports)
+        click.echo(f"  {s.name.ljust(width)}  {links:<10}  {s.title}")
+        if s.aliases:
+            click.echo(f"  {'':{width}}  {'':<10}  also: {', '.join(s.aliases)}")
+        if s.options_help:
+            click.echo(f"  {'':{width}}  {'':<10}  --opt {s.options_help}")
+    try:
+        from firmware_bridge.transports.serial import list_ports
+
+        ports = list_ports()
+    except Exception:  # noqa: BLE001 - listing ports is a convenience
+        ports = []
+    click.echo("Serial ports: " + (", ".join(p for p, _ in ports) if ports else "none found"))
+    try:
+        paired = pairing_store().all()
+    except PairingError as e:
+        raise CliError(str(e)) from None
+    if paired:
+        click.echo("Paired sensors:")
+        for p in paired.values():
+            click.echo(f"  {p.name}  {p.address}  ({p.device})")
+
+
+@click.command("scan")
+@click.option("--timeout", "timeout_s", type=float, default=8.0, show_default=True, help="Seconds.")
+def scan_cmd(timeout_s: float) -> None:
+    """Find nearby Bluetooth LE sensors that tremorscope can read."""
+    from firmware_bridge.transports.ble import scan
+
+    try:
+        found = scan(timeout_s)
+    except TransportError as e:
+        raise CliError(str(e)) from None
+    if not found:
+        click.echo("no supported sensors found; wake the sensor (move it) and scan again")
+        return
+    for f in found:
+        rssi = f"{f.rssi} dBm" if f.rssi is not None else "?"
+        click.echo(f"{f.address}  {f.name or '(no name)':<20} {rssi:>8}  {f.device}")
+    click.echo("next: tremorscope pair NAME ADDRESS --device TYPE")
+
+
+@click.command("pair")
+@click.argument("name")
+@click.argument("address")
+@click.option("--device", "device", default=None, help="Sensor type (see `tremorscope devices`).")
+def pair_cmd(name: str, address: str, device: str | None) -> None:
+    """Save NAME for the sensor at ADDRESS, then use `live --device NAME`."""
+    if device is None:
+        from firmware_bridge.transports.ble import scan
+
+        click.echo(f"looking for {address} to identify it (or give --device) ...", err=True)
+        try:
+            found = [f for f in scan(5.0) if f.address.lower() == address.lower()]
+        except TransportError as e:
+            raise CliError(f"{e}; or give the type with --device") from None
+        if not found:
+            raise CliError(f"{address} not found nearby; wake it, or give the type with --device")
+        device = found[0].device
+    spec = _spec(device)
+    if "ble" not in spec.transports:
+        raise CliError(f"{spec.name} is a serial device; use `live --device {spec.name} --port ...`")
+    try:
+        p = pairing_store().add(name, address, spec.name)
+    except PairingError as e:
+        raise CliError(str(e)) from None
+    click.echo(f"paired {p.name} -> {p.address} ({p.device}); next: tremorscope live --device {p.name}")
+
+
+# --------------------------------------------------------------------------- live
+
+
+class StatusLine:
+    """One status line on a terminal (stderr), redrawn a few times a second; silent otherwise."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = 0.0
+        self.shown = False
+
+    def show(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < STATUS_REFRESH_S):
+            return
+        self._last = now
+        width = 120
+        try:
+            import shutil
+
+            width = shutil.get_terminal_size((120, 20)).columns
+        except Exception:  # noqa: BLE001
+            pass
+        sys.stderr.write("\r\x1b[K" + text[: max(20, width - 1)])
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def _fmt(v: Any, spec: str, unit: str = "") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:{spec}}{unit}"
+
+
+def angle_deg(gravity: Any, neutral: np.ndarray | None) -> float | None:
+    """Angle between the current gravity direction and the neutral one (degrees)."""
+    if gravity is None or neutral is None:
+        return None
+    g = np.asarray(gravity, dtype=float)
+    ng, nn = np.linalg.norm(g), np.linalg.norm(neutral)
+    if not (ng > 0 and nn > 0):
+        return None
+    return float(np.degrees(np.arccos(np.clip(np.dot(g, neutral) / (ng * nn), -1.0, 1.0))))
+
+
+class LiveFeed:
+    """The blocks a live session consumes, plus the live status, stats saving and calibration."""
+
+    def __init__(
+        self,
+        source: LiveSource,
+        blocks: Iterator[SampleBlock],
+        peeked: list[SampleBlock],
+        status: StatusLine,
+        gyro_bias_dps: np.ndarray | None = None,
+        neutral_g: np.ndarray | None = None,
+    ) -> None:
+        self.source = source
+        self._blocks = blocks
+        self._peeked = peeked
+        self.status = status
+        self.gyro_bias_dps = gyro_bias_dps
+        self.neutral_g = neutral_g
+        self.runner: SessionRunner | None = None
+        self.signals: LiveSignals | None = None
+        self.extra: dict[str, Any] = {}
+        self.episodes = 0
+        self._gaps_logged = 0
+        self._saved = time.monotonic()
+        self._started = time.monotonic()
+
+    def __iter__(self) -> Iterator[SampleBlock]:
+        try:
+            for block in self._peeked:
+                yield self._fix(block)
+            self._peeked = []
+            for block in self._blocks:
+                yield self._fix(block)
+        finally:
+            if self.signals is not None:
+                self.signals.data_ended = True
+            close = getattr(self._blocks, "close", None)
+            if close is not None:
+                close()
+            self.status.clear()
+
+    def _fix(self, block: SampleBlock) -> SampleBlock:
+        if self.gyro_bias_dps is not None and block.gyro is not None and len(block):
+            return SampleBlock(block.t, block.acc, block.gyro - self.gyro_bias_dps)
+        return block
+
+    def on_block(self, runner: SessionRunner) -> None:
+        """Runner hook after every block: log new link gaps, save stats, redraw the status."""
+        self.runner = runner
+        gaps = self.source.clock.gaps
+        while self._gaps_logged < len(gaps) and runner.session_id is not None:
+            g = gaps[self._gaps_logged]
+            runner.store.add_gap(runner.session_id, Gap(g.start_s, g.end_s), origin="bridge")
+            self._gaps_logged += 1
+        self._tick()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        runner = self.runner
+        if runner is not None and runner.session_id is not None and now - self._saved >= EXTRA_SAVE_S:
+            self._saved = now
+            try:
+                runner.store.update_session(runner.session_id, extra_json=self.extra_json())
+            except Exception:  # noqa: BLE001 - stats are informative; the runner commits data
+                pass
+        if self.status.enabled:
+            self.status.show(self.status_text())
+
+    def extra_json(self) -> dict[str, Any]:
+        return {**self.extra, "live": self.source.stats.as_dict()}
+
+    def status_text(self) -> str:
+        st = self.source.stats
+        det: dict[str, Any] = {}
+        runner = self.runner
+        if runner is not None and runner.detector is not None and hasattr(runner.detector, "status"):
+            try:
+                det = dict(runner.detector.status() or {})
+            except Exception:  # noqa: BLE001
+                det = {}
+        if self.neutral_g is None and det.get("gravity_g") is not None:
+            self.neutral_g = np.asarray(det["gravity_g"], dtype=float)
+        ang = det.get("angle_deg")
+        if ang is None:
+            ang = angle_deg(det.get("gravity_g"), self.neutral_g)
+        power = det.get("band_rms_g")
+        elapsed = tables.format_elapsed(time.monotonic() - self._started)
+        batt = _fmt(st.battery_pct, ".0f", "%")
+        return (
+            f"{st.state} {_fmt(st.recent_rate_hz, '.1f', ' Hz')} | dropped {st.dropped} "
+            f"| malformed {st.malformed + st.crc_errors} | gaps {len(st.gaps)} | battery {batt} "
+            f"| tremor {_fmt(power, '.4f', ' g')} @ {_fmt(det.get('dominant_hz'), '.1f', ' Hz')} "
+            f"| angle {_fmt(ang, '.0f', '°')} | episodes {self.episodes} | {elapsed}"
+        )
+
+    def on_event(self, event: Event, runner: SessionRunner) -> None:
+        if event.type == STARTED:
+            self.episodes += 1
+        if event.type not in (STARTED, ENDED):
+            return
+        line = tables.event_line(event, 0.0)
+        if line:
+            self.status.clear()
+            click.echo(line)
+
+
+def _peek(it: Iterator[SampleBlock], need_samples: int, max_s: float) -> list[SampleBlock]:
+    """Read blocks until ``need_samples`` samples arrived or ``max_s`` passed."""
+    got: list[SampleBlock] = []
+    n = 0
+    end = time.monotonic() + max_s
+    for block in it:
+        got.append(block)
+        n += len(block)
+        if n >= need_samples or time.monotonic() > end:
+            break
+    return got
+
+
+def _rate_from(blocks: list[SampleBlock]) -> float | None:
+    t = np.concatenate([b.t for b in blocks if len(b)]) if any(len(b) for b in blocks) else []
+    if len(t) < 10:
+        return None
+    d = np.diff(t)
+    d = d[d > 0]
+    return float(1.0 / np.median(d)) if len(d) else None
+
+
+def calibrate(blocks: list[SampleBlock]) -> dict[str, Any]:
+    """Gyro zero offset and neutral gravity from a still period; refuses if it moved."""
+    full = [b for b in blocks if len(b)]
+    if not full:
+        raise CliError("no samples arrived during calibration; check the sensor and try again")
+    acc = np.vstack([b.acc for b in full])
+    gyros = [b.gyro for b in full if b.gyro is not None]
+    acc_std = float(np.max(np.std(acc, axis=0)))
+    out: dict[str, Any] = {"samples": int(len(acc)), "neutral_g": np.mean(acc, axis=0).tolist()}
+    out["acc_std_g"] = round(acc_std, 5)
+    if gyros:
+        gyro = np.vstack(gyros)
+        out["gyro_bias_dps"] = np.mean(gyro, axis=0).tolist()
+        out["gyro_std_dps"] = round(float(np.max(np.std(gyro, axis=0))), 4)
+        if out["gyro_std_dps"] > CALIBRATE_MAX_GYRO_STD_DPS:
+            acc_std = max(acc_std, 1.0)  # moving
+    if acc_std > CALIBRATE_MAX_ACC_STD_G:
+        raise CliError(
+            "the sensor moved during --calibrate; rest the arm on a table, keep still, and start again"
+        )
+    return out
+
+
+@click.command("live")
+@click.option("--device", "device", required=True, help="Sensor type or a paired name (see `devices`).")
+@click.option("--address", default=None, help="Bluetooth address, or a paired name.")
+@click.option("--port", default=None, help="Serial port (e.g. /dev/ttyUSB0, COM3).")
+@click.option("--baud", type=int, default=None, help="Serial baud rate [default: the device's].")
+@db_option
+@click.option("--placement", default="wrist", show_default=True, help="Where the sensor is worn.")
+@click.option(
+    "--calibrate", "calibrate_s", type=float, default=0.0,
+    help="Seconds to keep still at the start: measures gyro offset and the neutral posture.",
+)  # fmt: skip
+@click.option(
+    "--capture", "capture_path", default=None, metavar="FILE.jsonl",
+    help="Also record every raw payload to this file (for bug reports and test fixtures).",
+)  # fmt: skip
+@click.option("--duration", "duration_s", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Device option (see `devices`).")
+@click.option("--config", "config_path", metavar="FILE.json", default=None, help="Detector settings.")
+@click.option(
+    "--watchdog", "watchdog_s", type=float, default=5.0, show_default=True,
+    help="Reconnect when a connected sensor sends nothing for this long (s).",
+)  # fmt: skip
+def live_cmd(
+    device: str, address: str | None, port: str | None, baud: int | None, db: str | None,
+    placement: str, calibrate_s: float, capture_path: str | None, duration_s: float | None,
+    opts: tuple[str, ...], config_path: str | None, watchdog_s: float,
+) -> None:  # fmt: skip
+    """Monitor live from a sensor until Ctrl-C (or --duration); log episodes like `replay`.
+
+    Reconnects by itself after a dropout; gaps, dropped and malformed packets and the
+    effective rate are recorded with the session.
+    """
+    if not placement.strip():
+        raise CliError("--placement is empty; use e.g. wrist, neck, hand or leg")
+    if calibrate_s < 0 or (duration_s is not None and duration_s <= 0) or watchdog_s <= 0:
+        raise CliError("--calibrate, --duration and --watchdog must be positive numbers of seconds")
+    config = load_config(config_path)
+    options = parse_options(opts)
+    spec, address = resolve_device(device, address)
+    protocol = make_protocol(spec, options)
+    transport = make_transport(spec, address, port, baud)
+    origin = time.time()
+    capture = None
+    if capture_path:
+        try:
+            capture = CaptureWriter(
+                capture_path,
+                {
+                    "device": spec.name,
+                    "transport": transport.kind,
+                    "where": transport.description,
+                    "t0": origin,
+                    "options": options,
+                    "protocol": protocol.describe(),
+                    "tremorscope": __version__,
+                },
+            )
+        except OSError as e:
+            raise CliError(f"--capture {capture_path}: {e.strerror or e}") from None
+    source = LiveSource(
+        transport, protocol, device=spec.name, origin_s=origin, capture=capture,
+        watchdog_s=watchdog_s, duration_s=duration_s,
+    )  # fmt: skip
+    status = StatusLine()
+    old_term = _raise_on_sigterm()
+    try:
+        click.echo(f"connecting to {spec.name} on {transport.description} ...", err=True)
+        try:
+            source.connect()
+        except TransportError as e:
+            raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
+        hint = f"keep still for {calibrate_s:g} s" if calibrate_s else "Ctrl-C stops"
+        click.echo(f"connected; {hint}", err=True)
+        it = iter(source)
+        need_s = max(calibrate_s, 1.0)
+        rate_guess = protocol.nominal_rate_hz or 100.0
+        peeked = _peek(it, int(need_s * rate_guess), need_s + 10.0)
+        cal = calibrate(peeked) if calibrate_s else None
+        rate = protocol.nominal_rate_hz or _rate_from(peeked)
+        if rate is None:
+            raise CliError("no samples from the sensor in the first seconds; check wiring and settings")
+        first_t = next((float(b.t[0]) for b in peeked if len(b)), None)
+        start_time = datetime.fromtimestamp(origin + first_t).astimezone() if first_t is not None else None
+    except (KeyboardInterrupt, CliError):
+        source.stop()
+        _close_iter(locals().get("it"))
+        if capture is not None:
+            capture.close()
+        if sys.exc_info()[0] is KeyboardInterrupt:
+            raise SystemExit(130) from None
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+
+    feed = LiveFeed(
+        source, it, peeked, status,
+        gyro_bias_dps=np.asarray(cal["gyro_bias_dps"]) if cal and "gyro_bias_dps" in cal else None,
+        neutral_g=np.asarray(cal["neutral_g"]) if cal else None,
+    )  # fmt: skip
+    feed.extra = {"transport": transport.kind, "where": transport.description, "options": options}
+    if cal:
+        feed.extra["calibration"] = cal
+    if capture_path:
+        feed.extra["capture"] = str(Path(capture_path).resolve())
+    info = SessionInfo(
+        source=f"{transport.kind}:{address or port}",
+        sample_rate_hz=float(rate),
+        placement=placement.strip().lower(),
+        device=spec.name,
+        start_time=start_time,
+        mode="live",
+        extra=dict(feed.extra),
+    )
+    try:
+        with open_store(db) as store:
+            runner = SessionRunner(
+                store, info, config=config, on_event=feed.on_event,
+                stats=lambda: _stat_columns(source), stop_status=COMPLETE, handle_signals=False,
+                on_block=feed.on_block,
+            )  # fmt: skip
+            feed.runner = runner
+            signals = LiveSignals(source)
+            feed.signals = signals
+            try:
+                with signals:
+                    result = runner.run(feed)
+            finally:
+                _save_live_stats(store, runner.session_id, feed)
+            stopped = result.stopped_by or signals.requested
+            click.echo(_summary(result, source, store, stopped))
+    finally:
+        if capture is not None:
+            capture.close()
+        shutdown = getattr(transport, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+
+class LiveSignals:
+    """Ctrl-C / SIGTERM during a live session: the first stops the source, which then flushes
+    what the link delivered and ends the session normally; a second one forces the end
+    (the runner still closes the session). Signals after the data ended are ignored so
+    they cannot cut the closing short.
+    """
+
+    def __init__(self, source: LiveSource) -> None:
+        self.source = source
+        self.requested: str | None = None
+        self.data_ended = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.requested is None:
+            self.requested = name
+            self.source.stop()
+            return
+        if not self.data_ended:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> LiveSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _raise_on_sigterm() -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _close_iter(it: Any) -> None:
+    close = getattr(it, "close", None)
+    if close is not None:
+        close()
+
+
+def _stat_columns(source: LiveSource) -> dict[str, int]:
+    st = source.stats
+    return {"dropped": st.dropped, "malformed": st.malformed + st.crc_errors}
+
+
+def _save_live_stats(store: Store, session_id: int | None, feed: LiveFeed) -> None:
+    if session_id is None:
+        return
+    store.update_session(session_id, extra_json=feed.extra_json(), **_stat_columns(feed.source))
+    store.commit()
+
+
+def _summary(result: SessionResult, source: LiveSource, store: Store, stopped_by: str | None = None) -> str:
+    st = source.stats
+    rate = _fmt(st.effective_rate_hz, ".1f", " Hz")
+    why = f", stopped by {stopped_by}" if stopped_by else ""
+    return (
+        f"session {result.session_id} {result.status}: {result.episodes} episodes, "
+        f"{result.samples} samples ({tables.format_elapsed(result.duration_s)}) at {rate}, "
+        f"{len(st.gaps)} link gaps, {st.dropped} dropped, {st.malformed + st.crc_errors} malformed, "
+        f"{st.reconnects} reconnects{why}\nlogged in {store.path}"
+    )
+
+
+# --------------------------------------------------------------------------- decode / replay --capture
+
+
+@click.command("decode")
+@click.argument("capture_file", metavar="FILE.jsonl")
+@click.option("--device", "device", default=None, help="Sensor type [default: from the capture header].")
+@click.option("-o", "--out", "out", required=True, metavar="REC.csv", help="Recording to write.")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Device option (see `devices`).")
+def decode_cmd(capture_file: str, device: str | None, out: str, opts: tuple[str, ...]) -> None:
+    """Convert a raw capture to the canonical recording CSV (t from 0, g and deg/s)."""
+    options = parse_options(opts)
+    if device is not None:
+        device = _spec(device).name
+    try:
+        decoded = decode_capture(capture_file, device, options)
+    except CaptureError as e:
+        raise CliError(str(e)) from None
+    except (UnknownDevice, ValueError, TypeError) as e:
+        raise CliError(f"{capture_file}: {e}") from None
+    st = decoded.stats
+    for line in decoded.bad_lines[:5]:
+        click.echo(f"warning: {line}", err=True)
+    origin = float(decoded.header.get("t0") or 0.0)
+    start = None
+    if origin and len(decoded.t):
+        start = datetime.fromtimestamp(origin + float(decoded.t[0])).astimezone().isoformat()
+    rate = decoded.rate_hz
+    meta = {
+        "sample_rate_hz": None if rate is None else round(rate, 3),
+        "device": device or decoded.header.get("device"),
+        "start_time": start,
+        "units": "t=s acc=g gyro=deg/s",
+        "source": f"tremorscope decode of {Path(capture_file).name}",
+    }
+    try:
+        write_decoded_csv(out, decoded, meta)
+    except ValueError as e:
+        raise CliError(f"{capture_file}: {e}") from None
+    except OSError as e:
+        raise CliError(f"{out}: {e.strerror or e}") from None
+    click.echo(
+        f"{len(decoded.t)} samples -> {out} ({_fmt(rate, '.2f', ' Hz')}; {len(st.gaps)} gaps, "
+        f"{st.malformed} malformed, {st.crc_errors} CRC errors, {len(decoded.bad_lines)} bad lines)"
+    )
+
+
+def replay_capture(
+    store: Store,
+    path: str,
+    *,
+    placement: str | None = None,
+    speed: float | None = None,
+    config: Any = None,
+    on_event: Any = None,
+) -> SessionResult:
+    """Run a raw capture through the live decode path, the session runner and the detector."""
+    try:
+        source, transport = capture_source(path)
+    except CaptureError as e:
+        raise CliError(str(e)) from None
+    except (UnknownDevice, ValueError, TypeError) as e:
+        raise CliError(f"{path}: {e}") from None
+    transport.speed = speed or 0.0
+    it = iter(source)
+    peeked = _peek(it, 200, 1e9)
+    rate = source.protocol.nominal_rate_hz or _rate_from(peeked)
+    if rate is None:
+        _close_iter(it)
+        raise CliError(f"{path}: no decodable samples in the capture")
+    header = transport.header
+    first_t = next((float(b.t[0]) for b in peeked if len(b)), None)
+    start = None
+    if header.get("t0") is not None and first_t is not None:
+        start = datetime.fromtimestamp(float(header["t0"]) + first_t).astimezone()
+    feed = LiveFeed(source, it, peeked, StatusLine(enabled=False))
+    feed.extra = {"capture": str(Path(path).resolve()), "capture_header": header}
+    info = SessionInfo(
+        source=str(Path(path).resolve()),
+        sample_rate_hz=float(rate),
+        placement=(placement or "wrist").strip().lower(),
+        device=str(header.get("device")),
+        start_time=start,
+        mode="replay",
+        extra=dict(feed.extra),
+    )
+    runner = SessionRunner(
+        store, info, config=config, on_event=on_event, stats=lambda: _stat_columns(source),
+        on_block=feed.on_block,
+    )  # fmt: skip
+    feed.runner = runner
+    try:
+        return runner.run(feed)
+    finally:
+        _save_live_stats(store, runner.session_id, feed)
+
+
+COMMANDS = [devices_cmd, scan_cmd, pair_cmd, live_cmd, decode_cmd]
