@@ -51,7 +51,7 @@ class DetectorConfig:
     min_cycles: int = 4  # cycles in a window
     movement_rms_g: float = 0.04  # slow (< ~1 Hz) acc variation above which the limb is moving
     movement_dps: float = 30.0  # slow angular rate above which the limb is moving
-    posture_sway_g: float = 0.004  # slow acc variation above which the limb is held up (posture)
+    posture_sway_g: float = 0.0055  # slow acc variation above which the limb is held up (posture)
     min_rotation_dps_per_g: float = 10.0  # band deg/s per g below which it is translation
     kinetic_ratio: float = 1.0  # during movement: band RMS must reach this x the slow variation
     kinetic_max_cv: float = 0.2  # during movement: cycle-period variation at most this

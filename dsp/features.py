@@ -67,11 +67,14 @@ class BinFeatures:
         self.fs = float(sample_rate_hz)
         self.bin_n = int(bin_n)
         self.cross = crossing_channels
-        # Slow components (posture, voluntary movement): means over sub-bins of half a bin,
-        # then a Hann window over the last ``lf_bins`` bins of them. The sub-bin mean nulls
-        # 8 Hz and the Hann side lobes keep tremor out (about 2 % leakage at 3-7 Hz).
+        # Slow components (posture, voluntary movement): means over sub-bins of at most
+        # 1/16 s (so tremor up to 8 Hz is not aliased and the boxcar nulls what lies near the
+        # sub-bin rate), then a Hann window over the last ``lf_bins`` bins of them. Tremor
+        # leaks less than about 3 % into them.
         self.lf_bins = int(lf_bins)
-        self.sub = 2 if self.bin_n % 2 == 0 else 1
+        max_len = max(1, int(self.fs // 16))
+        sub_len = max(d for d in range(1, self.bin_n + 1) if self.bin_n % d == 0 and d <= max_len)
+        self.sub = self.bin_n // sub_len
         taps = self.lf_bins * self.sub
         w = np.hanning(taps + 2)[1:-1]
         self.lf_w = (w / w.sum()).astype(np.float32)

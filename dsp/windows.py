@@ -120,7 +120,9 @@ def decide(
             & (acc_rms >= cfg.kinetic_ratio * lf_std)
         )
     cand = valid & power_ok & rhythm_ok & rot_ok & (~moving | kinetic_ok)
-    context = np.where(moving, MOVEMENT, np.where(lf_std > cfg.posture_sway_g, POSTURE, REST))
+    # a strong tremor leaks a little (< 1 %) into the slow components: discount it
+    held = lf_std > cfg.posture_sway_g + 0.005 * acc_rms
+    context = np.where(moving, MOVEMENT, np.where(held, POSTURE, REST))
     return WindowResult(
         valid=valid,
         candidate=cand,
