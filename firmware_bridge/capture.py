@@ -61,7 +61,7 @@ class CaptureWriter:
 
     def write(self, payload: RawPayload) -> None:
         """Record one payload (called as it arrives)."""
-        self._line({"t": round(payload.t, 6), "src": payload.src, "hex": payload.data.hex()})
+        self._line({"t": payload.t, "src": payload.src, "hex": payload.data.hex()})  # full precision
         self.count += 1
 
     def event(self, name: str, t: float | None = None, **info: Any) -> None:

@@ -82,8 +82,8 @@ class LiveSource:
 
     ``origin_s`` is the Unix time that session time 0 stands for (default: now).
     ``first_connect_timeout_s`` bounds only the very first connection (a wrong port or
-    address should end with an error, not wait forever); later reconnects retry until
-    stopped. ``duration_s`` ends the iteration after that much wall time.
+    address should end with an error, not wait forever; 0 means a single attempt); later
+    reconnects retry until stopped. ``duration_s`` ends the iteration after that much wall time.
     """
 
     def __init__(

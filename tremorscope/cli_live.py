@@ -422,10 +422,15 @@ def calibrate(blocks: list[SampleBlock]) -> dict[str, Any]:
     "--watchdog", "watchdog_s", type=float, default=5.0, show_default=True,
     help="Reconnect when a connected sensor sends nothing for this long (s).",
 )  # fmt: skip
+@click.option(
+    "--connect-timeout", "connect_timeout_s", type=float, default=None,
+    help="Keep trying the first connection this long (s) [default: serial 0, Bluetooth 30].",
+)  # fmt: skip
 def live_cmd(
     device: str, address: str | None, port: str | None, baud: int | None, db: str | None,
     placement: str, calibrate_s: float, capture_path: str | None, duration_s: float | None,
     opts: tuple[str, ...], config_path: str | None, watchdog_s: float,
+    connect_timeout_s: float | None,
 ) -> None:  # fmt: skip
     """Monitor live from a sensor until Ctrl-C (or --duration); log episodes like `replay`.
 
@@ -459,9 +464,11 @@ def live_cmd(
             )
         except OSError as e:
             raise CliError(f"--capture {capture_path}: {e.strerror or e}") from None
+    if connect_timeout_s is None:  # a missing serial port is a typo or an unplugged cable
+        connect_timeout_s = 0.0 if transport.kind == "serial" else 30.0
     source = LiveSource(
         transport, protocol, device=spec.name, origin_s=origin, capture=capture,
-        watchdog_s=watchdog_s, duration_s=duration_s,
+        watchdog_s=watchdog_s, duration_s=duration_s, first_connect_timeout_s=connect_timeout_s,
     )  # fmt: skip
     status = StatusLine()
     old_term = _raise_on_sigterm()
