@@ -210,8 +210,8 @@ class SessionClock:
             lost = self._seq_lost(batch)
             jump = t[0] - prev_t
             period = 1.0 / self.nominal_rate_hz if self.nominal_rate_hz else None
-            if reason is None and self._reconnected and jump > self.gap_threshold_s:
-                reason = "disconnected"
+            if reason is None and self._reconnected and (jump > 1.5 * (period or 0.0) or lost):
+                reason = "disconnected"  # any hole across a reconnection, however short
             if reason is None and lost:
                 reason = "lost packets"
             if reason is None and jump > self.gap_threshold_s:
