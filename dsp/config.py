@@ -47,8 +47,10 @@ class DetectorConfig:
     # --- tremor decision thresholds (per window)
     min_rms_g: float = 0.005  # band RMS acceleration (vector) to consider tremor
     min_rms_dps: float = 1.0  # band RMS angular rate (vector) to consider tremor
-    max_period_cv: float = 0.35  # cycle period variation above this is not an oscillation
+    start_max_period_cv: float = 0.25  # cycle period variation allowed when a tremor starts
+    max_period_cv: float = 0.4  # ... and while it lasts (irregular dystonic tremor wanders)
     min_cycles: int = 4  # cycles in a window
+    max_kurtosis: float = 6.0  # band-signal kurtosis above this is impulses (typing, taps), not tremor
     movement_rms_g: float = 0.04  # slow (< ~1 Hz) acc variation above which the limb is moving
     movement_dps: float = 30.0  # slow angular rate above which the limb is moving
     posture_sway_g: float = 0.0055  # slow acc variation above which the limb is held up (posture)

@@ -217,8 +217,7 @@ class StreamingDetector:
         self.has_gyro = has_gyro
         fs = self.sample_rate_hz
         sos = bandpass_sos(self.band.filter_low_hz, self.band.filter_high_hz, fs)
-        cross = slice(3, 6) if has_gyro else slice(0, 3)
-        self._features = BinFeatures(sos, fs, self.bin_n, cross)
+        self._features = BinFeatures(sos, fs, self.bin_n)
         self.state.features = self._features.new_state()
         self._tracker = TremorTracker(
             self.config,
@@ -322,13 +321,12 @@ class StreamingDetector:
         idx = np.arange(bin0, bin0 + nnew)
         cur = dict(
             valid=idx >= st.valid_from_bin,
-            ms_acc=bb.ms[:, 0:3],
-            ms_gyro=bb.ms[:, 3:6] if self.has_gyro else None,
+            ms=bb.ms,
+            m4=bb.m4,
             n_cycles=bb.n_cycles,
             sum_period=bb.sum_period,
             sum_period_sq=bb.sum_period_sq,
-            lf_acc=bins.lf[:, 0:3],
-            lf_gyro=bins.lf[:, 3:6] if self.has_gyro else None,
+            lf=bins.lf,
         )
         self._contraction_bins(bin0, bins, cur["valid"], events)
         hist = st.history
@@ -336,10 +334,10 @@ class StreamingDetector:
         if hist is None:
             joined = cur
         else:
-            joined = {k: (None if v is None else np.concatenate((hist[k], v))) for k, v in cur.items()}
+            joined = {k: np.concatenate((hist[k], v)) for k, v in cur.items()}
         total = nh + nnew
         keep = min(w - 1, total)
-        st.history = {k: (None if v is None else v[total - keep :]) for k, v in joined.items()}
+        st.history = {k: v[total - keep :] for k, v in joined.items()}
         if total < w:
             return
         spec = self.band
@@ -357,6 +355,7 @@ class StreamingDetector:
             end_s=end_s,
             valid=r.valid,
             candidate=r.candidate,
+            start_candidate=r.start_candidate,
             freq_hz=r.freq_hz,
             acc_ms=r.acc_ms,
             gyro_ms=r.gyro_ms,
@@ -466,7 +465,8 @@ def _edges_in_window(joined: dict, w: int, has_gyro: bool, bin_dur_s: float):
     The first bin reaching half the median power of the window's second half is the onset;
     the last bin reaching half the median of its first half is the offset.
     """
-    p = sliding_window_view(joined["ms_gyro" if has_gyro else "ms_acc"].sum(axis=1), w)
+    ms = joined["ms"]
+    p = sliding_window_view((ms[:, 3:6] if has_gyro else ms[:, 0:3]).sum(axis=1), w)
     half = w // 2
     ref_on = 0.5 * np.median(p[:, half:], axis=1)
     ref_off = 0.5 * np.median(p[:, :half], axis=1)

@@ -19,9 +19,9 @@ class BandState:
     """Carry-over for one band-pass filter and its zero-crossing tracker."""
 
     zi: np.ndarray | None = None  # filter state (sections, 2, channels)
-    prev_y: np.ndarray | None = None  # last filtered sample of the crossing channels
-    last_cross: np.ndarray | None = None  # grid position of the last upward crossing, per axis
-    last_freq: np.ndarray | None = None  # frequency of the last complete cycle, per axis
+    prev_y: np.ndarray | None = None  # last filtered sample
+    last_cross: np.ndarray | None = None  # grid position of the last upward crossing, per channel
+    last_freq: np.ndarray | None = None  # frequency of the last complete cycle, per channel
 
 
 @dataclass
@@ -35,11 +35,12 @@ class BandBins:
     """Per-bin results for one band."""
 
     ms: np.ndarray  # (bins, channels) mean square of the band-passed signal
-    n_cycles: np.ndarray  # (bins, 3) complete cycles ending in the bin, per crossing axis
-    sum_period: np.ndarray  # (bins, 3) sum of cycle periods (grid samples)
-    sum_period_sq: np.ndarray  # (bins, 3)
+    m4: np.ndarray  # (bins, channels) mean fourth power (impulsiveness: kurtosis = m4 / ms^2)
+    n_cycles: np.ndarray  # (bins, channels) complete cycles ending in the bin
+    sum_period: np.ndarray  # (bins, channels) sum of cycle periods (grid samples)
+    sum_period_sq: np.ndarray  # (bins, channels)
     cycle_bin: np.ndarray  # (m,) bin index (relative) of each cycle-to-cycle frequency change
-    cycle_axis: np.ndarray  # (m,)
+    cycle_axis: np.ndarray  # (m,) channel
     cycle_df_hz: np.ndarray  # (m,) change of frequency from the previous cycle
 
 
@@ -60,13 +61,11 @@ class BinFeatures:
         band_sos: np.ndarray,
         sample_rate_hz: float,
         bin_n: int,
-        crossing_channels: slice,
         lf_bins: int = 4,
     ) -> None:
         self.sos = np.asarray(band_sos, dtype=np.float32)
         self.fs = float(sample_rate_hz)
         self.bin_n = int(bin_n)
-        self.cross = crossing_channels
         # Slow components (posture, voluntary movement): means over sub-bins of at most
         # 1/16 s (so tremor up to 8 Hz is not aliased and the boxcar nulls what lies near the
         # sub-bin rate), then a Hann window over the last ``lf_bins`` bins of them. Tremor
@@ -87,8 +86,8 @@ class BinFeatures:
         bs = state.band
         bs.zi = steady_state(self.sos, x0).astype(np.float32)
         bs.prev_y = None
-        bs.last_cross = np.full(3, np.nan)
-        bs.last_freq = np.full(3, np.nan)
+        bs.last_cross = np.full(x0.shape[0], np.nan)
+        bs.last_freq = np.full(x0.shape[0], np.nan)
         state.lf_tail = None
 
     def process(self, x: np.ndarray, k0: int, state: FeatureState) -> Bins:
@@ -120,15 +119,17 @@ class BinFeatures:
         y, bs.zi = sosfilt_stream(sos, x, bs.zi)
         n, ch = y.shape
         nb = n // self.bin_n
-        ms = (y * y).reshape(nb, self.bin_n, ch).mean(axis=1)
-        yc = y[:, self.cross]
-        n_cyc = np.zeros((nb, 3))
-        s_p = np.zeros((nb, 3))
-        s_p2 = np.zeros((nb, 3))
+        y2 = y * y
+        ms = y2.reshape(nb, self.bin_n, ch).mean(axis=1)
+        y2 *= y2
+        m4 = y2.reshape(nb, self.bin_n, ch).mean(axis=1)
+        n_cyc = np.zeros((nb, ch))
+        s_p = np.zeros((nb, ch))
+        s_p2 = np.zeros((nb, ch))
         cb, ca, cdf = [], [], []
         prev = bs.prev_y
-        for a in range(3):
-            ya = yc[:, a]
+        for a in range(ch):
+            ya = y[:, a]
             if prev is None:
                 yfull = ya
                 off = 0
@@ -161,7 +162,7 @@ class BinFeatures:
                 cb.append(ebin[okd])
                 ca.append(np.full(int(okd.sum()), a))
                 cdf.append(df[okd])
-        bs.prev_y = yc[-1].copy()
+        bs.prev_y = y[-1].copy()
         if cb:
             cycle_bin = np.concatenate(cb)
             cycle_axis = np.concatenate(ca)
@@ -170,4 +171,4 @@ class BinFeatures:
             cycle_bin = np.zeros(0, dtype=np.int64)
             cycle_axis = np.zeros(0, dtype=np.int64)
             cycle_df = np.zeros(0)
-        return BandBins(ms, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)
+        return BandBins(ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)

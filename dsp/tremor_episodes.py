@@ -1,6 +1,8 @@
 """Turn per-window tremor decisions into episodes with onset, offset and summary measures.
 
-An episode starts after ``start_hold_s`` of consecutive candidate windows, and ends after
+An episode starts after ``start_hold_s`` of consecutive windows that are clearly tremor
+(cycle regularity within ``start_max_period_cv``), continues through windows that are
+tremor by the looser ``max_period_cv`` (irregular dystonic tremor wanders), and ends after
 ``end_hold_s`` without one, or at once at a data gap (no episode bridges missing data).
 Onset is where the band power rises within the first candidate window, offset where it falls
 within the last one (the window edge when the data itself starts or stops there).
@@ -75,7 +77,8 @@ class WindowBatch:
 
     end_s: np.ndarray
     valid: np.ndarray
-    candidate: np.ndarray
+    candidate: np.ndarray  # the window continues an episode
+    start_candidate: np.ndarray  # the window may start one (stricter regularity)
     freq_hz: np.ndarray
     acc_ms: np.ndarray
     gyro_ms: np.ndarray
@@ -113,9 +116,11 @@ class TremorTracker:
         events: list[Event] = []
         m = wb.end_s.size
         cand = wb.candidate
-        cand_idx = np.flatnonzero(cand)
         non_idx = np.flatnonzero(~cand)
         stop_idx = np.flatnonzero(cand | ~wb.valid)
+        scand = wb.start_candidate
+        scand_idx = np.flatnonzero(scand)
+        snon_idx = np.flatnonzero(~scand)
         i = 0
         while i < m:
             if st.episode is not None:
@@ -150,12 +155,12 @@ class TremorTracker:
                     i = k
                 continue
             # outside an episode
-            j = _next(cand_idx, i, m)
+            j = _next(scand_idx, i, m)
             if j > i:
                 st.run, st.run_len = None, 0
                 i = j
                 continue
-            k = _next(non_idx, i, m)  # candidate run i..k-1
+            k = _next(snon_idx, i, m)  # start-candidate run i..k-1
             if st.run is None:
                 w_start = wb.end_s[i] - self.window_s
                 start = w_start if wb.first_after_break[i] else w_start + wb.onset_in_s[i]

@@ -29,16 +29,16 @@ CONTEXT_NAMES = ("rest", "posture", "movement")
 
 @dataclass
 class WindowInputs:
-    """Per-bin series for a contiguous run of bins (history first), one band."""
+    """Per-bin series for a contiguous run of bins (history first); channels are acc x y z
+    then, when present, gyro x y z."""
 
     valid: np.ndarray  # (n,) bool
-    ms_acc: np.ndarray  # (n, 3) g^2
-    ms_gyro: np.ndarray | None  # (n, 3) (deg/s)^2
-    n_cycles: np.ndarray  # (n, 3)
-    sum_period: np.ndarray  # (n, 3)
-    sum_period_sq: np.ndarray  # (n, 3)
-    lf_acc: np.ndarray  # (n, 3) g
-    lf_gyro: np.ndarray | None  # (n, 3) deg/s
+    ms: np.ndarray  # (n, ch) band mean square
+    m4: np.ndarray  # (n, ch) band mean fourth power
+    n_cycles: np.ndarray  # (n, ch)
+    sum_period: np.ndarray  # (n, ch)
+    sum_period_sq: np.ndarray  # (n, ch)
+    lf: np.ndarray  # (n, ch) slow components
 
 
 @dataclass
@@ -47,14 +47,26 @@ class WindowResult:
 
     valid: np.ndarray
     candidate: np.ndarray
+    start_candidate: np.ndarray
     moving: np.ndarray
     context: np.ndarray  # int codes into CONTEXT_NAMES
     freq_hz: np.ndarray
     period_cv: np.ndarray
     acc_ms: np.ndarray  # vector mean square in band, g^2
     gyro_ms: np.ndarray  # (deg/s)^2, NaN without gyro
-    axis: np.ndarray  # dominant crossing axis
+    axis: np.ndarray  # channel whose cycles gave the frequency
     gravity: np.ndarray  # (n, 3) mean slow acceleration, g
+
+
+@dataclass
+class _Oscillation:
+    """Cycle statistics of the strongest axis of one sensor (acc or gyro) per window."""
+
+    axis: np.ndarray
+    n: np.ndarray
+    freq: np.ndarray
+    cv: np.ndarray
+    kurtosis: np.ndarray
 
 
 def _wsum(a: np.ndarray, w: int) -> np.ndarray:
@@ -66,66 +78,91 @@ def _wsum(a: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
+def _oscillation(ms_w, sums, w, channels, fs) -> _Oscillation:
+    """Cycles of the strongest of ``channels`` in each window."""
+    m = ms_w[:, channels]
+    axis = np.argmax(m, axis=1) + channels.start
+    rows = np.arange(axis.size)
+    n = sums["n_cycles"][rows, axis]
+    sp = sums["sum_period"][rows, axis]
+    sq = sums["sum_period_sq"][rows, axis]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mp = sp / n
+        cv = np.sqrt(np.maximum(sq / n - mp * mp, 0.0)) / mp
+        freq = fs / mp
+        kurt = sums["m4"][rows, axis] / w / ms_w[rows, axis] ** 2
+    return _Oscillation(axis, n, freq, cv, kurt)
+
+
 def decide(
     inp: WindowInputs, w: int, sample_rate_hz: float, band_lo_hz: float, band_hi_hz: float, cfg
 ) -> WindowResult:
     """Decide every complete window in ``inp`` (``len - w + 1`` windows)."""
     valid = _wsum(inp.valid, w) == w
-    ms_acc = _wsum(inp.ms_acc, w) / w  # (m, 3)
-    acc_ms = ms_acc.sum(axis=1)
-    has_gyro = inp.ms_gyro is not None
-    if has_gyro:
-        ms_g = _wsum(inp.ms_gyro, w) / w
-        gyro_ms = ms_g.sum(axis=1)
-        group = ms_g
-    else:
-        gyro_ms = np.full(acc_ms.shape, np.nan)
-        group = ms_acc
-    axis = np.argmax(group, axis=1)
-    rows = np.arange(axis.size)
-    n = _wsum(inp.n_cycles, w)[rows, axis]
-    sp = _wsum(inp.sum_period, w)[rows, axis]
-    sq = _wsum(inp.sum_period_sq, w)[rows, axis]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mp = sp / n
-        var = np.maximum(sq / n - mp * mp, 0.0)
-        cv = np.sqrt(var) / mp
-        freq = sample_rate_hz / mp
-    lf = inp.lf_acc.astype(np.float64)
+    ms_w = _wsum(inp.ms, w) / w  # (m, ch)
+    has_gyro = ms_w.shape[1] == 6
+    sums = {k: _wsum(getattr(inp, k), w) for k in ("n_cycles", "sum_period", "sum_period_sq", "m4")}
+    acc_ms = ms_w[:, 0:3].sum(axis=1)
+    acc_rms = np.sqrt(acc_ms)
+    osc_a = _oscillation(ms_w, sums, w, slice(0, 3), sample_rate_hz)
+    lf = inp.lf[:, 0:3].astype(np.float64)
     gravity = _wsum(lf, w) / w
     lf_var = _wsum(lf * lf, w) / w - gravity * gravity
     lf_std = np.sqrt(np.maximum(lf_var, 0.0).sum(axis=1))
     if has_gyro:
-        lf_rot = np.sqrt((inp.lf_gyro**2).sum(axis=1))
-        lf_rot = _wsum(lf_rot, w) / w
+        gyro_ms = ms_w[:, 3:6].sum(axis=1)
+        gyro_rms = np.sqrt(gyro_ms)
+        osc_g = _oscillation(ms_w, sums, w, slice(3, 6), sample_rate_hz)
+        lf_rot = _wsum(np.sqrt((inp.lf[:, 3:6].astype(np.float64) ** 2).sum(axis=1)), w) / w
     else:
+        gyro_ms = np.full(acc_ms.shape, np.nan)
         lf_rot = np.zeros(acc_ms.shape)
     valid = valid & np.isfinite(lf_std) & np.isfinite(lf_rot)
 
-    acc_rms = np.sqrt(acc_ms)
-    power_ok = acc_rms >= cfg.min_rms_g
+    def rhythmic(o: _Oscillation, max_cv: float) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return (
+                (o.n >= cfg.min_cycles)
+                & (o.cv <= max_cv)
+                & (o.freq >= band_lo_hz)
+                & (o.freq <= band_hi_hz)
+                & (o.kurtosis <= cfg.max_kurtosis)
+            )
+
+    def oscillating(max_cv: float):
+        # an oscillation seen by the accelerometer; with a gyroscope it must also be a rotation
+        acc_ok = (acc_rms >= cfg.min_rms_g) & rhythmic(osc_a, max_cv)
+        if not has_gyro:
+            return acc_ok, acc_ok
+        acc_ok &= gyro_rms >= cfg.min_rotation_dps_per_g * acc_rms
+        gyro_ok = (gyro_rms >= cfg.min_rms_dps) & rhythmic(osc_g, max_cv)
+        return gyro_ok | acc_ok, gyro_ok
+
+    osc_ok, gyro_ok = oscillating(cfg.max_period_cv)
+    start_ok, _ = oscillating(cfg.start_max_period_cv)
     if has_gyro:
-        gyro_rms = np.sqrt(gyro_ms)
-        power_ok |= gyro_rms >= cfg.min_rms_dps
-        rot_ok = gyro_rms >= cfg.min_rotation_dps_per_g * acc_rms
+        use_g = gyro_ok | ~osc_ok  # the gyroscope's view wherever it qualifies (no gravity term)
+        freq = np.where(use_g, osc_g.freq, osc_a.freq)
+        cv = np.where(use_g, osc_g.cv, osc_a.cv)
+        axis = np.where(use_g, osc_g.axis, osc_a.axis)
     else:
-        rot_ok = np.ones(acc_ms.shape, dtype=bool)
+        freq, cv, axis = osc_a.freq, osc_a.cv, osc_a.axis
     with np.errstate(invalid="ignore"):
-        rhythm_ok = (n >= cfg.min_cycles) & (cv <= cfg.max_period_cv)
-        rhythm_ok &= (freq >= band_lo_hz) & (freq <= band_hi_hz)
         moving = (lf_std > cfg.movement_rms_g) | (lf_rot > cfg.movement_dps)
         kinetic_ok = (
             (cv <= cfg.kinetic_max_cv)
             & (freq >= cfg.kinetic_min_hz)
             & (acc_rms >= cfg.kinetic_ratio * lf_std)
         )
-    cand = valid & power_ok & rhythm_ok & rot_ok & (~moving | kinetic_ok)
+    cand = valid & osc_ok & (~moving | kinetic_ok)
+    start_cand = cand & start_ok
     # a strong tremor leaks a little (< 1 %) into the slow components: discount it
     held = lf_std > cfg.posture_sway_g + 0.005 * acc_rms
     context = np.where(moving, MOVEMENT, np.where(held, POSTURE, REST))
     return WindowResult(
         valid=valid,
         candidate=cand,
+        start_candidate=start_cand,
         moving=moving & valid,
         context=context,
         freq_hz=freq,

@@ -19,7 +19,7 @@ FS_HZ = 100.0
 def tremor_stream(
     duration_s: float = 90.0,
     fs_hz: float = FS_HZ,
-    bursts=((20.0, 45.0, 5.0, 0.03), (60.0, 75.0, 9.0, 0.05)),
+    bursts=((20.0, 45.0, 5.5, 0.03), (60.0, 75.0, 9.0, 0.05)),
     gyro: bool = True,
     jitter_s: float = 0.001,
     seed: int = 0,
@@ -103,7 +103,7 @@ def test_episodes_found_with_onset_offset_and_frequency(reference):
     assert second.start_s >= 132.0 - 1e-6
     assert abs(second.end_s - 145.0) <= 1.0
     assert abs(third.start_s - 160.0) <= 1.0 and abs(third.end_s - 175.0) <= 1.0
-    assert abs(first.dominant_hz - 5.0) <= 0.3 and first.band == "5-8 Hz"
+    assert abs(first.dominant_hz - 5.5) <= 0.3 and first.band == "5-8 Hz"
     assert abs(third.dominant_hz - 9.0) <= 0.3 and third.band == "8-12 Hz"
     for ep in eps.itertuples():
         assert ep.detected_at_s - ep.start_s <= 3.0
