@@ -5,8 +5,9 @@ The benchmark needs 24 h of 100 Hz accelerometer-plus-gyroscope data with realis
 comes from ``firmware_bridge.simulator`` (scenario ``daily_mix``) when that module exists, or
 from the small self-contained generator below. Either way the result is cached as an ``.npz``
 in ``bench-data/`` (gitignored) so that repeated runs and the per-engine worker processes only
-load it. Samples are stored as int16 sensor counts (±8 g, ±2000 deg/s full scale, a common
-wrist-IMU setting), which is also the quantisation a real sensor applies.
+load it. The built-in generator stores int16 sensor counts (±8 g, ±2000 deg/s full scale, a
+common wrist-IMU setting: the quantisation a real sensor applies); the simulator's values,
+already quantised by its own sensor model, are stored as they are.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class BenchData:
     acc: np.ndarray  # (n, 3) g, gravity included
     gyro: np.ndarray  # (n, 3) deg/s
     sample_rate_hz: float
-    source: str  # "builtin-v1" or "firmware_bridge.simulator"
+    source: str  # "builtin-v1" or the simulator module's name
     seed: int
     truth: list[Bout] = field(default_factory=list)
 
@@ -79,7 +80,7 @@ class BenchData:
 
     @property
     def n_tremor_episodes(self) -> int:
-        return sum(1 for b in self.truth if b.trial_type in TREMOR_KINDS)
+        return sum(1 for b in self.truth if is_tremor(b.trial_type))
 
 
 # --------------------------------------------------------------------------- schedule
@@ -339,49 +340,64 @@ SIMULATOR_MODULES = ("firmware_bridge.simulator", "firmware_bridge.simulation")
 
 
 def _simulator_module():
-    """The project's simulator if it exists and offers ``simulate``/``iter_simulation``."""
+    """The project's simulator if it exists and offers ``iter_simulation``."""
     import importlib
 
-    for name in SIMULATOR_MODULES:  # being written in parallel; either name may land
+    for name in SIMULATOR_MODULES:  # written in parallel with this harness; accept either name
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if hasattr(module, "simulate") or hasattr(module, "iter_simulation"):
+        if hasattr(module, "iter_simulation"):
             return module
     return None
 
 
-def _as_arrays(obj) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(t, acc, gyro) from a SampleBlock-like object, a DataFrame or a (frame, truth) tuple."""
-    if isinstance(obj, tuple) and obj:
-        obj = obj[0]
-    if hasattr(obj, "t") and hasattr(obj, "acc") and not hasattr(obj, "columns"):
-        return np.asarray(obj.t), np.asarray(obj.acc), getattr(obj, "gyro", None)
-    for attr in ("frame", "data", "samples"):  # a recording object wrapping a DataFrame
-        if hasattr(obj, attr) and hasattr(getattr(obj, attr), "columns"):
-            obj = getattr(obj, attr)
-            break
-    if hasattr(obj, "columns"):
-        cols = set(obj.columns)
-        gyro = obj[["gyro_x", "gyro_y", "gyro_z"]].to_numpy() if "gyro_x" in cols else None
-        return obj["t"].to_numpy(), obj[["acc_x", "acc_y", "acc_z"]].to_numpy(), gyro
-    raise TypeError(f"cannot read samples from simulator output of type {type(obj).__name__}")
+def is_tremor(trial_type: str) -> bool:
+    """Whether a ground-truth row is a pathological tremor episode (not physiological tremor)."""
+    return (
+        trial_type in TREMOR_KINDS
+        or trial_type == "tremor"
+        or (trial_type.endswith("_tremor") and trial_type != "physiological_tremor")
+    )
 
 
-def _from_simulator(simulator, duration_s: float, seed: int, fs: float) -> tuple:
-    """Run scenario ``daily_mix`` (chunked when ``iter_simulation`` exists)."""
-    kwargs = dict(duration_s=duration_s, seed=seed, sample_rate_hz=fs, gyro=True)
-    if hasattr(simulator, "iter_simulation"):
-        parts = [_as_arrays(block) for block in simulator.iter_simulation("daily_mix", **kwargs)]
-    else:
-        parts = [_as_arrays(simulator.simulate("daily_mix", **kwargs))]
-    if any(p[2] is None for p in parts):
-        raise ValueError("simulator produced no gyroscope for daily_mix with gyro=True")
-    t = np.concatenate([p[0] for p in parts]).astype(np.float64)
-    acc = np.concatenate([p[1] for p in parts]).astype(np.float64)
-    gyro = np.concatenate([p[2] for p in parts]).astype(np.float64)
-    return t, acc, gyro
+def _from_simulator(
+    simulator, duration_s: float, seed: int, fs: float, progress: Callable[[int], None] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Bout]]:
+    """Run the simulator's ``daily_mix`` scenario block by block (~60 s DataFrames).
+
+    ``iter_simulation(scenario, duration_s, seed, sample_rate_hz, gyro)`` yields DataFrames with
+    the canonical columns; ``events()`` is its ground truth once iteration has finished.
+    """
+    stream = simulator.iter_simulation(
+        "daily_mix", duration_s=duration_s, seed=seed, sample_rate_hz=fs, gyro=True
+    )
+    ts, accs, gyros = [], [], []
+    for block in stream:
+        if "gyro_x" not in block.columns:
+            raise ValueError("the simulator produced no gyroscope for daily_mix with gyro=True")
+        ts.append(block["t"].to_numpy(np.float64))
+        accs.append(block[["acc_x", "acc_y", "acc_z"]].to_numpy(np.float64))
+        gyros.append(block[["gyro_x", "gyro_y", "gyro_z"]].to_numpy(np.float64))
+        if progress is not None:
+            progress(len(block))
+    truth = [
+        Bout(
+            float(r.onset),
+            float(r.duration),
+            str(r.trial_type),
+            None if _isnan(r.frequency_hz) else float(r.frequency_hz),
+            None if _isnan(r.amplitude_g) else float(r.amplitude_g),
+        )
+        for r in stream.events().itertuples()
+    ]
+    return np.concatenate(ts), np.concatenate(accs), np.concatenate(gyros), truth
+
+
+def _isnan(value) -> bool:
+    """NaN or None (ground-truth cells that do not apply)."""
+    return value is None or (isinstance(value, float) and value != value)
 
 
 # --------------------------------------------------------------------------- cache
@@ -411,9 +427,10 @@ def cache_path(hours: float, seed: int, sample_rate_hz: float, source: str, cach
     """Where the data for these parameters is cached; the name changes with the generator."""
     if source == "simulator":
         sim = _simulator_module()
-        files = sorted(Path(sim.__file__).parent.glob("*.py")) if sim else []
-        if sim and Path(sim.__file__).name != "__init__.py":
-            files = [Path(sim.__file__)]
+        here = Path(sim.__file__)  # the simulator and its helper package, if any
+        files = [here, *sorted(here.parent.glob("simulation/*.py"))]
+        if here.name == "__init__.py":
+            files = sorted(here.parent.glob("*.py"))
         digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:10]
         tag = f"sim-{digest}"
     else:
@@ -444,23 +461,23 @@ def prepare(
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
     duration_s = hours * 3600.0
+    n_total = int(round(duration_s * sample_rate_hz))
     if source == "simulator":
-        t, acc, gyro = _from_simulator(_simulator_module(), duration_s, seed, sample_rate_hz)
-        acc_counts = np.clip(np.round(acc / ACC_LSB_G), -32768, 32767).astype(np.int16)
-        gyro_counts = np.clip(np.round(gyro / GYRO_LSB_DPS), -32768, 32767).astype(np.int16)
-        truth: list[Bout] = []
-        label = _simulator_module().__name__
+        sim = _simulator_module()
+        label = sim.__name__
+        with _progress_bar(n_total, f"simulating {hours:g} h (daily_mix)") as bar:
+            t, acc, gyro, truth = _from_simulator(sim, duration_s, seed, sample_rate_hz, bar.update)
+        # The simulator already quantised to its own sensor model: keep its values exactly.
+        arrays = {"t": t, "acc": acc, "gyro": gyro}
     else:
-        n_total = int(round(duration_s * sample_rate_hz))
+        label = f"builtin-v{GENERATOR_VERSION}"
         with _progress_bar(n_total, f"generating {hours:g} h of data") as bar:
             t, acc_counts, gyro_counts, truth = generate(duration_s, seed, sample_rate_hz, bar.update)
-        label = f"builtin-v{GENERATOR_VERSION}"
+        arrays = {"t": t, "acc_counts": acc_counts, "gyro_counts": gyro_counts}
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
-        t=t,
-        acc_counts=acc_counts,
-        gyro_counts=gyro_counts,
+        **arrays,
         meta=np.array(
             json.dumps(
                 {
@@ -483,8 +500,12 @@ def load(path: Path) -> BenchData:
     with np.load(path) as z:
         meta = json.loads(str(z["meta"]))
         t = z["t"].astype(np.float64)
-        acc = z["acc_counts"].astype(np.float64) * meta["acc_lsb_g"]
-        gyro = z["gyro_counts"].astype(np.float64) * meta["gyro_lsb_dps"]
+        if "acc_counts" in z.files:  # built-in generator: int16 counts
+            acc = z["acc_counts"].astype(np.float64) * meta["acc_lsb_g"]
+            gyro = z["gyro_counts"].astype(np.float64) * meta["gyro_lsb_dps"]
+        else:  # simulator: its own float values
+            acc = z["acc"].astype(np.float64)
+            gyro = z["gyro"].astype(np.float64)
     truth = [Bout(**b) for b in meta["truth"]]
     return BenchData(t, acc, gyro, meta["sample_rate_hz"], meta["source"], meta["seed"], truth)
 

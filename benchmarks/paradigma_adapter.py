@@ -45,6 +45,10 @@ TIME_COLUMN = "time"
 ACC_COLUMNS = ("accelerometer_x", "accelerometer_y", "accelerometer_z")
 GYRO_COLUMNS = ("gyroscope_x", "gyroscope_y", "gyroscope_z")
 
+# Segmentation defaults documented in run_paradigma's docstring and IMUConfig (config.py).
+PARADIGMA_MAX_GAP_S = 1.5
+PARADIGMA_MIN_SEGMENT_S = 1.5
+
 # ParaDigMa's contiguity tolerance is 3 sample periods (config.py, IMUConfig: tolerance = 3/fs).
 CONTIGUITY_TOLERANCE_SAMPLES = 3
 
@@ -141,6 +145,10 @@ def _run_paradigma(frame: pd.DataFrame, log: logging.Logger, split_by_gaps: bool
             gyroscope_units="deg/s",
             time_input_unit=TimeUnit.RELATIVE_S,
             split_by_gaps=split_by_gaps,
+            # run_paradigma passes None through to prepare_raw_data when these are left out,
+            # which then fails comparing a float with None; give its documented defaults.
+            max_gap_seconds=PARADIGMA_MAX_GAP_S,
+            min_segment_seconds=PARADIGMA_MIN_SEGMENT_S,
             custom_logger=log,
         )
     # ParaDigMa catches its own exceptions and lists them in ``errors``: never time a failure.
