@@ -101,6 +101,7 @@ class LiveSource:
         poll_s: float = 30.0,
         duration_s: float | None = None,
         gap_threshold_s: float = 0.5,
+        min_block_s: float = 0.1,
     ) -> None:
         self.transport = transport
         self.protocol = protocol
@@ -128,6 +129,11 @@ class LiveSource:
         self._gaps_seen = 0
         self._connected_once = False
         self._deadline: float | None = None
+        self.min_block_s = min_block_s
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._pending_n = 0
+        self._pending_since = 0.0
+        self._ready: list[SampleBlock] = []
         if capture is not None:
             transport.on_payload = capture.write
 
@@ -191,49 +197,85 @@ class LiveSource:
                 try:
                     payload = self.transport.recv(RECV_TIMEOUT_S)
                 except TransportEnded:
+                    yield from self._flush_pending()
                     self._close_quietly()
                     self._stats.state = "ended"
                     return
                 except TransportLost as exc:
+                    yield from self._flush_pending()
                     yield from self._relink(str(exc), reason="link lost")
                     last_rx = last_poll = time.monotonic()
                     continue
                 now = time.monotonic()
                 if payload is None:
                     if self.watchdog_s is not None and now - last_rx > self.watchdog_s:
+                        yield from self._flush_pending()
                         self._stats.watchdog_resets += 1
                         yield from self._relink(f"no data for {self.watchdog_s:g} s", reason="watchdog")
                         last_rx = last_poll = time.monotonic()
                     elif now - last_beat >= HEARTBEAT_S:
                         last_beat = now
-                        yield _EMPTY
+                        yield self._take_pending() or _EMPTY
                     continue
                 last_rx = now
-                self._stats.payloads += 1
-                for batch in self.protocol.feed(payload):
-                    t = self.clock.map(batch)
-                    self._report_gaps()
-                    if len(t):
-                        last_beat = now
-                        self._count_recent(now, len(t))
-                        yield SampleBlock(t, batch.acc, batch.gyro)
-                if now - last_beat >= HEARTBEAT_S:
+                self._decode(payload, now)
+                if self._pending_n and (
+                    self._pending_span() >= self.min_block_s or now - self._pending_since >= self.min_block_s
+                ):
                     last_beat = now
-                    yield _EMPTY
+                    yield self._take_pending()
+                elif now - last_beat >= HEARTBEAT_S:
+                    last_beat = now
+                    yield self._take_pending() or _EMPTY
                 if self.poll_s and now - last_poll >= self.poll_s:
                     last_poll = now
                     self._send(self.protocol.poll_commands(self.transport.kind))
             # Stopped or out of time: close the link, then flush what it had delivered.
             self._shutdown()
             while (payload := self.transport.queue.get(0.0)) is not None:
-                self._stats.payloads += 1
-                for batch in self.protocol.feed(payload):
-                    t = self.clock.map(batch)
-                    self._report_gaps()
-                    if len(t):
-                        yield SampleBlock(t, batch.acc, batch.gyro)
+                self._decode(payload, time.monotonic())
+            yield from self._flush_pending()
         finally:
             self._shutdown()
+
+    # --- decoding into blocks -------------------------------------------------------------
+    def _decode(self, payload, now: float) -> None:
+        """Decode one payload into the pending block (session times assigned, gaps noted)."""
+        self._stats.payloads += 1
+        for batch in self.protocol.feed(payload):
+            t = self.clock.map(batch)
+            self._report_gaps()
+            if not len(t):
+                continue
+            if self._pending_n and (batch.gyro is None) != (self._pending[0][2] is None):
+                self._ready.append(self._take_pending())  # acc-only and acc+gyro never mix
+            if not self._pending_n:
+                self._pending_since = now
+            self._pending.append((t, batch.acc, batch.gyro))
+            self._pending_n += len(t)
+            self._count_recent(now, len(t))
+
+    def _pending_span(self) -> float:
+        return float(self._pending[-1][0][-1] - self._pending[0][0][0])
+
+    def _take_pending(self) -> SampleBlock | None:
+        """The pending samples as one block (earlier split-off blocks first), or None."""
+        if self._ready:
+            return self._ready.pop(0)
+        if not self._pending_n:
+            return None
+        parts = self._pending
+        self._pending = []
+        self._pending_n = 0
+        if len(parts) == 1:
+            t, acc, gyro = parts[0]
+            return SampleBlock(t, acc, gyro)
+        gyro = None if parts[0][2] is None else np.vstack([p[2] for p in parts])
+        return SampleBlock(np.concatenate([p[0] for p in parts]), np.vstack([p[1] for p in parts]), gyro)
+
+    def _flush_pending(self) -> Iterator[SampleBlock]:
+        while (block := self._take_pending()) is not None:
+            yield block
 
     def _count_recent(self, now: float, n: int) -> None:
         total = (self._recent[-1][1] if self._recent else 0) + n

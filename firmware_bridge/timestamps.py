@@ -119,6 +119,8 @@ class SessionClock:
         self._recent: deque[tuple[float, float]] = deque()  # (n_last, host)
         self._lat: deque[float] = deque(maxlen=64)
         self._pending_gap: tuple[str, int] | None = None
+        self._typical: float | None = None
+        self._lat_count = 0
 
     # --- public --------------------------------------------------------------------
     def mark_reconnected(self) -> None:
@@ -243,7 +245,10 @@ class SessionClock:
             self._a = h - self._period * n_last
         else:
             expected = self._a + self._period * n_last
-            typical = float(np.median(self._lat)) if self._lat else 0.0
+            self._lat_count += 1
+            if self._lat and (self._typical is None or self._lat_count % 32 == 0):
+                self._typical = float(np.median(self._lat))  # refreshed now and then: cheap
+            typical = self._typical or 0.0
             late = h - expected - typical
             if late > self.gap_threshold_s:
                 missing = int(round(late / self._period))
