@@ -20,11 +20,8 @@ Deterministic for a given seed (and scenario, duration, rate and overrides).
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import io
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from firmware_bridge.recording import write_recording
+from firmware_bridge.recording import write_recording, write_recording_blocks
 from firmware_bridge.simulation.activities import Scene
 from firmware_bridge.simulation.body import make_body
 from firmware_bridge.simulation.groundtruth import (
@@ -218,10 +215,6 @@ def write_simulation(sim: Simulation, path: str | os.PathLike[str]) -> tuple[Pat
     return rec, write_events(sim.events, events_path_for(rec))
 
 
-# Same digits as firmware_bridge.recording.write_recording: t 1 us, acc 1e-6 g, gyro 1e-4 deg/s.
-_DECIMALS = {"t": 6, "acc_x": 6, "acc_y": 6, "acc_z": 6, "gyro_x": 4, "gyro_y": 4, "gyro_z": 4}
-
-
 def simulate_to_file(
     path: str | os.PathLike[str],
     scenario: str,
@@ -236,39 +229,17 @@ def simulate_to_file(
 
     Byte-for-byte the same files as :func:`write_simulation` of :func:`simulate`
     for the same arguments. ``progress(fraction)`` is called after each block
-    (the CLI drives its progress bar with it). The recording is written to a
-    temporary name and renamed into place, owner-only like every recording.
+    (the CLI drives its progress bar with it). The recording is written by
+    :func:`firmware_bridge.recording.write_recording_blocks`: to a temporary
+    name renamed into place, owner-only like every recording.
     """
     stream = iter_simulation(scenario, duration_s, seed, sample_rate_hz, gyro, **overrides)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            gz = None
-            if out.name.lower().endswith(".gz"):
-                gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
-            text = io.TextIOWrapper(gz or raw, encoding="utf-8", newline="")
-            text.write("".join(f"# {k}: {v}\n" for k, v in stream.meta.items()))
-            header = True
-            for block in stream:
-                block.round({c: _DECIMALS[c] for c in block.columns}).to_csv(
-                    text, index=False, header=header, lineterminator="\n"
-                )
-                header = False
-                if progress is not None:
-                    progress(stream.progress)
-            text.flush()
-            text.detach()
-            if gz is not None:
-                gz.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    def blocks() -> Iterator[pd.DataFrame]:
+        for block in stream:
+            yield block
+            if progress is not None:
+                progress(stream.progress)
+
+    out = write_recording_blocks(path, blocks(), stream.meta)
     return out, write_events(stream.events(), events_path_for(out))
