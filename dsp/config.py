@@ -50,6 +50,8 @@ class DetectorConfig:
     start_max_period_cv: float = 0.25  # cycle period variation allowed when a tremor starts
     max_period_cv: float = 0.4  # ... and while it lasts (irregular dystonic tremor wanders)
     min_cycles: int = 4  # cycles in a window
+    start_min_concentration: float = 0.6  # acc only: band power within 1 Hz of the peak, to start
+    min_concentration: float = 0.45  # ... and to continue
     max_kurtosis: float = 6.0  # band-signal kurtosis above this is impulses (typing, taps), not tremor
     movement_rms_g: float = 0.04  # slow (< ~1 Hz) acc variation above which the limb is moving
     movement_dps: float = 30.0  # slow angular rate above which the limb is moving
@@ -58,6 +60,9 @@ class DetectorConfig:
     kinetic_ratio: float = 1.0  # during movement: band RMS must reach this x the slow variation
     kinetic_max_cv: float = 0.2  # during movement: cycle-period variation at most this
     kinetic_min_hz: float = 4.5  # during movement: gait/gesture harmonics lie below this
+    hand_raised_g: float = 0.57  # wrist: forearm pointing up >= 35 deg (gravity on x)...
+    voluntary_rhythm_min_g: float = 0.15  # ...with an oscillation this large (band RMS)...
+    voluntary_rhythm_max_hz: float = 6.0  # ...and this slow is toothbrushing or eating, not tremor
     warmup_s: float = 1.0  # after a gap, filters settle this long before decisions
     # --- episode tracking
     start_hold_s: float = 1.0  # candidate windows needed before an episode starts

@@ -110,6 +110,10 @@ class StreamingDetector:
         self.band = BandSpec(lo, hi, max(lo - 0.5, 0.5), min(hi + 1.0, 0.9 * nyq_hz))
         self.bands: tuple[Band, ...] = bands
         self.has_gyro: bool | None = None
+        self._limb = placement in ("wrist", "hand", "forearm")
+        # Uncalibrated, a limb's voluntary posture changes (lifting the arm, resting it on a lap)
+        # look exactly like held twisted postures, so limb contractions need a calibrated neutral.
+        self._contractions_on = (not self._limb) or neutral_g is not None or calibrate_s is not None
         self.state = DetectorState()
         self._features: BinFeatures | None = None
         self._tracker: TremorTracker | None = None
@@ -117,6 +121,12 @@ class StreamingDetector:
         self._posture: PostureEstimator | None = None
         self._contraction: ContractionTracker | None = None
         self.neutral_g = None if neutral_g is None else np.asarray(neutral_g, dtype=np.float64)
+        if self.neutral_g is not None and not (
+            self.neutral_g.shape == (3,)
+            and np.isfinite(self.neutral_g).all()
+            and np.linalg.norm(self.neutral_g) > 0.5
+        ):
+            raise ValueError(f"neutral_g must be a gravity direction in g (3 numbers), got {neutral_g!r}")
         self.calibrate_s = calibrate_s
 
     # --- public API -----------------------------------------------------------
@@ -190,12 +200,18 @@ class StreamingDetector:
     @property
     def limits(self) -> list[str]:
         """What this stream cannot show, in words for the session log and the report."""
+        out = []
         if self.has_gyro is False:
-            return [
+            out.append(
                 "accelerometer only: rotation about the vertical (torticollis; radial/ulnar "
                 "deviation) cannot be seen, and tremor amplitude in deg/s is not available"
-            ]
-        return []
+            )
+        if not self._contractions_on:
+            out.append(
+                f"{self.placement}: sustained postures are only detected against a calibrated neutral "
+                "(run `tremorscope calibrate` or use --calibrate SECONDS)"
+            )
+        return out
 
     @property
     def neutral(self) -> list[float] | None:
@@ -328,6 +344,8 @@ class StreamingDetector:
             sum_period_sq=bb.sum_period_sq,
             lf=bins.lf,
         )
+        if not self.has_gyro:  # the spectrum check needs the samples themselves
+            cur["y"] = bb.y.reshape(nnew, self.bin_n, -1)
         self._contraction_bins(bin0, bins, cur["valid"], events)
         hist = st.history
         nh = 0 if hist is None else hist["valid"].shape[0]
@@ -341,7 +359,7 @@ class StreamingDetector:
         if total < w:
             return
         spec = self.band
-        r = decide(WindowInputs(**joined), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg)
+        r = decide(WindowInputs(**joined), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg, self._limb)
         # windows end at joined rows w-1 .. total-1
         end_bins = np.arange(bin0 - nh + w - 1, bin0 + nnew)
         end_s = st.grid.origin_s + (end_bins + 1) * self.bin_dur_s
@@ -399,6 +417,8 @@ class StreamingDetector:
 
     def _contraction_bins(self, bin0: int, bins: Bins, valid: np.ndarray, events: list[Event]) -> None:
         """Posture angles and contraction episodes, bin by bin."""
+        if not self._contractions_on:
+            return
         st = self.state
         cfg = self.config
         lf_acc = bins.lf[:, 0:3]

@@ -34,6 +34,7 @@ class FeatureState:
 class BandBins:
     """Per-bin results for one band."""
 
+    y: np.ndarray  # (bins * bin_n, channels) the band-passed signal itself
     ms: np.ndarray  # (bins, channels) mean square of the band-passed signal
     m4: np.ndarray  # (bins, channels) mean fourth power (impulsiveness: kurtosis = m4 / ms^2)
     n_cycles: np.ndarray  # (bins, channels) complete cycles ending in the bin
@@ -171,4 +172,4 @@ class BinFeatures:
             cycle_bin = np.zeros(0, dtype=np.int64)
             cycle_axis = np.zeros(0, dtype=np.int64)
             cycle_df = np.zeros(0)
-        return BandBins(ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)
+        return BandBins(y, ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)

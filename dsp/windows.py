@@ -11,7 +11,13 @@ The rules, in order (all thresholds in :class:`~dsp.config.DetectorConfig`):
 3. Rotation, when there is a gyroscope: tremor is a rotation about a joint, so the band
    angular rate must be >= ``min_rotation_dps_per_g`` per g of band acceleration. Vehicle
    vibration and toothbrushing are mostly translation and fail this.
-4. Voluntary movement (slow components above ``movement_rms_g`` or ``movement_dps``): only an
+4. Accelerometer only: the window's power must concentrate near one frequency
+   (``start_min_concentration`` to start, ``min_concentration`` to continue), which road
+   vibration does not.
+5. Wrist or hand: a large (>= ``voluntary_rhythm_min_g``) oscillation below
+   ``voluntary_rhythm_max_hz`` with the forearm pointing up (x gravity >= ``hand_raised_g``) is
+   rhythmic voluntary activity near the face (toothbrushing, eating), not tremor.
+6. Voluntary movement (slow components above ``movement_rms_g`` or ``movement_dps``): only an
    oscillation that dominates the movement (band RMS >= ``kinetic_ratio`` x slow RMS), is very
    regular (CV <= ``kinetic_max_cv``) and faster than the harmonics of gait and gestures
    (>= ``kinetic_min_hz``) counts as kinetic tremor.
@@ -19,9 +25,13 @@ The rules, in order (all thresholds in :class:`~dsp.config.DetectorConfig`):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+CONC_RESOLUTION_HZ = 0.2  # frequency resolution of the spectrum check
 
 MOVEMENT, POSTURE, REST = 2, 1, 0
 CONTEXT_NAMES = ("rest", "posture", "movement")
@@ -39,6 +49,7 @@ class WindowInputs:
     sum_period: np.ndarray  # (n, ch)
     sum_period_sq: np.ndarray  # (n, ch)
     lf: np.ndarray  # (n, ch) slow components
+    y: np.ndarray | None = None  # (n, bin_n, 3) band-passed samples (accelerometer-only streams)
 
 
 @dataclass
@@ -94,8 +105,39 @@ def _oscillation(ms_w, sums, w, channels, fs) -> _Oscillation:
     return _Oscillation(axis, n, freq, cv, kurt)
 
 
+def _concentration(y: np.ndarray, w: int, which: np.ndarray, fs: float, lo_hz: float, hi_hz: float):
+    """Fraction of band power within +/- 1 Hz of the spectral peak, for windows ``which``."""
+    out = np.zeros(which.shape)
+    idx = np.flatnonzero(which)
+    if idx.size == 0:
+        return out
+    nbins, bin_n, ch = y.shape
+    n = w * bin_n
+    view = sliding_window_view(y.reshape(nbins * bin_n, ch), n, axis=0)[::bin_n]  # (m, ch, n)
+    seg = view[idx] * np.hanning(n).astype(np.float32)
+    nfft = 1 << int(math.ceil(math.log2(fs / CONC_RESOLUTION_HZ)))
+    nfft = max(nfft, 1 << int(math.ceil(math.log2(n))))
+    p = np.abs(np.fft.rfft(seg, nfft, axis=-1)) ** 2
+    p = p.sum(axis=1)  # all axes
+    f = np.fft.rfftfreq(nfft, 1.0 / fs)
+    band = (f >= lo_hz - 0.5) & (f <= hi_hz + 0.5)
+    pb = p[:, band]
+    fb = f[band]
+    peak = fb[np.argmax(pb, axis=1)]
+    near = np.abs(fb[None, :] - peak[:, None]) <= 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[idx] = (pb * near).sum(axis=1) / pb.sum(axis=1)
+    return out
+
+
 def decide(
-    inp: WindowInputs, w: int, sample_rate_hz: float, band_lo_hz: float, band_hi_hz: float, cfg
+    inp: WindowInputs,
+    w: int,
+    sample_rate_hz: float,
+    band_lo_hz: float,
+    band_hi_hz: float,
+    cfg,
+    limb: bool = True,
 ) -> WindowResult:
     """Decide every complete window in ``inp`` (``len - w + 1`` windows)."""
     valid = _wsum(inp.valid, w) == w
@@ -140,6 +182,12 @@ def decide(
 
     osc_ok, gyro_ok = oscillating(cfg.max_period_cv)
     start_ok, _ = oscillating(cfg.start_max_period_cv)
+    if inp.y is not None:
+        # Without a gyroscope, translational vibration (a vehicle) can pass the cycle checks;
+        # a tremor concentrates its power near one frequency, broadband vibration does not.
+        conc = _concentration(inp.y, w, osc_ok & valid, sample_rate_hz, band_lo_hz, band_hi_hz)
+        osc_ok &= conc >= cfg.min_concentration
+        start_ok &= conc >= cfg.start_min_concentration
     if has_gyro:
         use_g = gyro_ok | ~osc_ok  # the gyroscope's view wherever it qualifies (no gravity term)
         freq = np.where(use_g, osc_g.freq, osc_a.freq)
@@ -155,6 +203,18 @@ def decide(
             & (acc_rms >= cfg.kinetic_ratio * lf_std)
         )
     cand = valid & osc_ok & (~moving | kinetic_ok)
+    if limb:
+        # Hand raised toward the face (forearm pointing up) with a large slow oscillation: brushing
+        # teeth, eating, combing. Rhythmic voluntary activity, not tremor (a heuristic: the
+        # accelerometer cannot tell them apart otherwise; a gyroscope also rejects it as
+        # translation).
+        with np.errstate(invalid="ignore"):
+            face = (
+                (gravity[:, 0] >= cfg.hand_raised_g)
+                & (acc_rms >= cfg.voluntary_rhythm_min_g)
+                & (freq < cfg.voluntary_rhythm_max_hz)
+            )
+        cand &= ~face
     start_cand = cand & start_ok
     # a strong tremor leaks a little (< 1 %) into the slow components: discount it
     held = lf_std > cfg.posture_sway_g + 0.005 * acc_rms
