@@ -89,9 +89,9 @@ def test_status_line_shows_link_and_detector_state():
     feed = LiveFeed(Src(), iter(()), [], StatusLine(enabled=False), neutral_g=np.array([0, 0, 1.0]))
     feed.runner = type("R", (), {"detector": Det(), "session_id": None})()
     text = feed.status_text()
-    for part in ("streaming 99.7 Hz", "dropped 2", "malformed 2", "gaps 1", "battery 81%",
-                 "tremor 0.0123 g @ 5.2 Hz", "angle 30°", "episodes 0"):  # fmt: skip
+    for part in ("streaming 100 Hz", "dropped 2", "malformed 2", "gaps 1", "battery 81%",
+                 "tremor 0.0123 g 5.2 Hz", "angle 30°", "episodes 0"):  # fmt: skip
         assert part in text, text
     feed.runner = type("R", (), {"detector": object(), "session_id": None})()
-    assert "tremor - @ -" in feed.status_text()  # a detector without status(): dashes
+    assert "tremor - - | angle -" in feed.status_text()  # a detector without status(): dashes
     assert angle_deg([1, 0, 0], np.array([0, 1.0, 0])) == pytest.approx(90.0)

@@ -329,8 +329,14 @@ class LiveFeed:
                 det = dict(runner.detector.status() or {})
             except Exception:  # noqa: BLE001
                 det = {}
-        if self.neutral_g is None and det.get("gravity_g") is not None:
-            self.neutral_g = np.asarray(det["gravity_g"], dtype=float)
+        neutral = det.get("neutral_g")  # the detector's own neutral, when it reports one
+        if neutral is not None and np.all(np.isfinite(np.asarray(neutral, dtype=float))):
+            self.neutral_g = np.asarray(neutral, dtype=float)
+        grav = det.get("gravity_g")
+        if self.neutral_g is None and grav is not None:
+            g = np.asarray(grav, dtype=float)
+            if np.all(np.isfinite(g)) and np.linalg.norm(g) > 0.5:  # first settled posture
+                self.neutral_g = g
         ang = det.get("angle_deg")
         if ang is None:
             ang = angle_deg(det.get("gravity_g"), self.neutral_g)
@@ -338,10 +344,11 @@ class LiveFeed:
         elapsed = tables.format_elapsed(time.monotonic() - self._started)
         batt = _fmt(st.battery_pct, ".0f", "%")
         return (
-            f"{st.state} {_fmt(st.recent_rate_hz, '.1f', ' Hz')} | dropped {st.dropped} "
-            f"| malformed {st.malformed + st.crc_errors} | gaps {len(st.gaps)} | battery {batt} "
-            f"| tremor {_fmt(power, '.4f', ' g')} @ {_fmt(det.get('dominant_hz'), '.1f', ' Hz')} "
-            f"| angle {_fmt(ang, '.0f', '°')} | episodes {self.episodes} | {elapsed}"
+            f"{elapsed} {st.state} {_fmt(st.recent_rate_hz, '.0f', ' Hz')} "
+            f"| tremor {_fmt(power, '.4f', ' g')} {_fmt(det.get('dominant_hz'), '.1f', ' Hz')} "
+            f"| angle {_fmt(ang, '.0f', '°')} | episodes {self.episodes} "
+            f"| dropped {st.dropped} malformed {st.malformed + st.crc_errors} gaps {len(st.gaps)} "
+            f"| battery {batt}"
         )
 
     def on_event(self, event: Event, runner: SessionRunner) -> None:
