@@ -29,7 +29,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -162,9 +162,30 @@ def _m2_liveness_and_quality(conn: sqlite3.Connection) -> None:
 
 
 #: Applied in order; ``PRAGMA user_version`` = how many have been applied. Append only.
+def _m3_diary_and_reanalysis(conn: sqlite3.Connection) -> None:
+    """The patient diary (by wall clock, not by session) and quick lookup of re-analyses.
+
+    A re-analysis is a session with ``mode = 'reanalysis'``, ``parent_session_id`` = the
+    session whose raw samples it re-ran, and the settings it used in ``config_json``.
+    """
+    conn.execute(
+        """CREATE TABLE diary (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,          -- ISO 8601 wall clock with the UTC offset it was lived in
+            at_utc TEXT NOT NULL,      -- the same instant in UTC, fixed width, so it sorts
+            kind TEXT NOT NULL,        -- medication | botox | dbs | stress | fatigue | sleep | other
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL   -- when the entry was written
+        )"""
+    )
+    conn.execute("CREATE INDEX diary_by_time ON diary (at_utc)")
+    conn.execute("CREATE INDEX sessions_by_parent ON sessions (parent_session_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_core_log,
     _m2_liveness_and_quality,
+    _m3_diary_and_reanalysis,
 ]
 
 
@@ -781,6 +802,67 @@ class Store:
             args.append(session_id)
         rows = self.conn.execute(sql + " ORDER BY session_id, start_s", args).fetchall()
         return _typed_frame(rows, cols, text={"origin"}, ints={"session_id"})
+
+    # ----- patient diary and re-analysis links (migration 3)
+
+    @_locked
+    def add_diary_entry(self, at: datetime, kind: str, text: str) -> int:
+        """Store a diary entry at wall-clock ``at`` (timezone-aware), committed at once."""
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("a diary time needs its UTC offset (a timezone-aware datetime)")
+        self._tx()
+        cur = self.conn.execute(
+            "INSERT INTO diary (at, at_utc, kind, text, created_at) VALUES (?, ?, ?, ?, ?)",
+            (at.isoformat(), _utc_key(at), str(kind), str(text), now_iso()),
+        )
+        self.commit()
+        return int(cur.lastrowid)
+
+    @_locked
+    def diary(self, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+        """Diary entries with ``start <= at < end`` (aware datetimes; None = open), oldest first.
+
+        Columns ``id, at, kind, text, created_at``; ``at`` is ISO 8601 with its UTC offset.
+        """
+        where, args = [], []
+        if start is not None:
+            where.append("at_utc >= ?")
+            args.append(_utc_key(start))
+        if end is not None:
+            where.append("at_utc < ?")
+            args.append(_utc_key(end))
+        sql = "SELECT id, at, kind, text, created_at FROM diary"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.conn.execute(sql + " ORDER BY at_utc, id", args).fetchall()
+        cols = ["id", "at", "kind", "text", "created_at"]
+        return _typed_frame(rows, cols, text={"at", "kind", "text", "created_at"}, ints={"id"})
+
+    @_locked
+    def raw_session_id(self, session_id: int) -> int | None:
+        """The session whose raw samples ``session_id`` analysed: itself, or its re-analysis parent."""
+        seen: set[int] = set()
+        sid: int | None = session_id
+        while sid is not None and sid not in seen:
+            seen.add(sid)
+            if self.sample_count(sid):
+                return sid
+            row = self.conn.execute("SELECT parent_session_id FROM sessions WHERE id = ?", (sid,)).fetchone()
+            sid = None if row is None or row[0] is None else int(row[0])
+        return None
+
+    @_locked
+    def reanalyses(self, session_id: int) -> list[int]:
+        """Ids of the re-analyses made of ``session_id``, oldest first."""
+        rows = self.conn.execute(
+            "SELECT id FROM sessions WHERE parent_session_id = ? ORDER BY id", (session_id,)
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+
+def _utc_key(at: datetime) -> str:
+    """A fixed-width UTC text for an aware datetime: sorts like the instants it names."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _typed_frame(
