@@ -494,7 +494,9 @@ def live_cmd(
         cal = calibrate(peeked) if calibrate_s else None
         rate = protocol.nominal_rate_hz or _rate_from(peeked)
         if rate is None:
-            raise CliError("no samples from the sensor in the first seconds; check wiring and settings")
+            raise CliError(
+                "no samples from the sensor in the first seconds; check the wiring, --baud and --device"
+            )
         first_t = next((float(b.t[0]) for b in peeked if len(b)), None)
         start_time = datetime.fromtimestamp(origin + first_t).astimezone() if first_t is not None else None
     except (KeyboardInterrupt, CliError):
