@@ -47,7 +47,7 @@ class DetectorConfig:
     # --- tremor decision thresholds (per window)
     min_rms_g: float = 0.005  # band RMS acceleration (vector) to consider tremor
     min_rms_dps: float = 1.0  # band RMS angular rate (vector) to consider tremor
-    start_max_period_cv: float = 0.25  # cycle period variation allowed when a tremor starts
+    start_max_period_cv: float = 0.3  # cycle period variation allowed when a tremor starts
     max_period_cv: float = 0.4  # ... and while it lasts (irregular dystonic tremor wanders)
     min_cycles: int = 4  # cycles in a window
     start_min_concentration: float = 0.6  # acc only: band power within 1 Hz of the peak, to start
@@ -57,7 +57,7 @@ class DetectorConfig:
     movement_dps: float = 30.0  # slow angular rate above which the limb is moving
     posture_sway_g: float = 0.0055  # slow acc variation above which the limb is held up (posture)
     min_rotation_dps_per_g: float = 10.0  # band deg/s per g below which it is translation
-    kinetic_ratio: float = 1.0  # during movement: band RMS must reach this x the slow variation
+    kinetic_ratio: float = 0.05  # during movement: band RMS must reach this x the slow variation
     kinetic_max_cv: float = 0.2  # during movement: cycle-period variation at most this
     kinetic_min_hz: float = 4.5  # during movement: gait/gesture harmonics lie below this
     hand_raised_g: float = 0.57  # wrist: forearm pointing up >= 35 deg (gravity on x)...
@@ -66,7 +66,7 @@ class DetectorConfig:
     warmup_s: float = 1.0  # after a gap, filters settle this long before decisions
     # --- episode tracking
     start_hold_s: float = 1.0  # candidate windows needed before an episode starts
-    end_hold_s: float = 1.5  # non-candidate time that ends an episode
+    end_hold_s: float = 2.0  # non-candidate time that ends an episode
     update_interval_s: float = 10.0  # an "updated" event at most this often
     # --- severity thresholds on displacement amplitude (cm): slight < mild < moderate < strong
     severity_cm: tuple[float, float, float] = (0.5, 1.5, 5.0)

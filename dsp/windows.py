@@ -106,11 +106,13 @@ def _oscillation(ms_w, sums, w, channels, fs) -> _Oscillation:
 
 
 def _concentration(y: np.ndarray, w: int, which: np.ndarray, fs: float, lo_hz: float, hi_hz: float):
-    """Fraction of band power within +/- 1 Hz of the spectral peak, for windows ``which``."""
+    """Fraction of band power within +/- 1 Hz of the spectral peak, and the peak frequency,
+    for windows ``which`` (0 and NaN elsewhere)."""
     out = np.zeros(which.shape)
+    peak_hz = np.full(which.shape, np.nan)
     idx = np.flatnonzero(which)
     if idx.size == 0:
-        return out
+        return out, peak_hz
     nbins, bin_n, ch = y.shape
     n = w * bin_n
     view = sliding_window_view(y.reshape(nbins * bin_n, ch), n, axis=0)[::bin_n]  # (m, ch, n)
@@ -123,11 +125,20 @@ def _concentration(y: np.ndarray, w: int, which: np.ndarray, fs: float, lo_hz: f
     band = (f >= lo_hz - 0.5) & (f <= hi_hz + 0.5)
     pb = p[:, band]
     fb = f[band]
-    peak = fb[np.argmax(pb, axis=1)]
+    k = np.argmax(pb, axis=1)
+    peak = fb[k]
     near = np.abs(fb[None, :] - peak[:, None]) <= 1.0
+    # parabolic interpolation of the peak between spectral bins
+    rows = np.arange(k.size)
+    left = pb[rows, np.maximum(k - 1, 0)]
+    mid = pb[rows, k]
+    right = pb[rows, np.minimum(k + 1, fb.size - 1)]
     with np.errstate(invalid="ignore", divide="ignore"):
         out[idx] = (pb * near).sum(axis=1) / pb.sum(axis=1)
-    return out
+        denom = left - 2 * mid + right
+        delta = np.where(denom < 0, 0.5 * (left - right) / denom, 0.0)
+    peak_hz[idx] = peak + np.clip(delta, -0.5, 0.5) * (f[1] - f[0])
+    return out, peak_hz
 
 
 def decide(
@@ -185,7 +196,7 @@ def decide(
     if inp.y is not None:
         # Without a gyroscope, translational vibration (a vehicle) can pass the cycle checks;
         # a tremor concentrates its power near one frequency, broadband vibration does not.
-        conc = _concentration(inp.y, w, osc_ok & valid, sample_rate_hz, band_lo_hz, band_hi_hz)
+        conc, peak_hz = _concentration(inp.y, w, osc_ok & valid, sample_rate_hz, band_lo_hz, band_hi_hz)
         osc_ok &= conc >= cfg.min_concentration
         start_ok &= conc >= cfg.start_min_concentration
     if has_gyro:
@@ -195,6 +206,10 @@ def decide(
         axis = np.where(use_g, osc_g.axis, osc_a.axis)
     else:
         freq, cv, axis = osc_a.freq, osc_a.cv, osc_a.axis
+        if inp.y is not None:
+            # the spectral peak is a better frequency estimate than the accelerometer's
+            # zero crossings (gravity and harmonics add crossings)
+            freq = np.where(np.isfinite(peak_hz), peak_hz, freq)
     with np.errstate(invalid="ignore"):
         moving = (lf_std > cfg.movement_rms_g) | (lf_rot > cfg.movement_dps)
         kinetic_ok = (
