@@ -160,7 +160,9 @@ def test_pair_saves_owner_only_and_live_resolves_the_name(tmp_path, isolated_hom
             pass
 
         async def disconnect(self):
-            pass
+            task = getattr(self, "task", None)
+            if task is not None:
+                task.cancel()
 
         async def start_notify(self, uuid, callback):
             import asyncio
