@@ -42,12 +42,12 @@ class ReplaySource:
             raise ValueError(f"speed must be a positive number or None (max), got {speed}")
         if not (math.isfinite(block_s) and block_s > 0):
             raise ValueError(f"block_s must be a positive number of seconds, got {block_s}")
-        if isinstance(path_or_reader, RecordingReader):
-            self.reader = path_or_reader
-            self._owns_reader = False
-        else:
+        if isinstance(path_or_reader, (str, os.PathLike)):
             self.reader = RecordingReader(path_or_reader)
             self._owns_reader = True
+        else:  # an open reader: RecordingReader, or one like it (firmware_bridge.bids.BidsMotionReader)
+            self.reader = path_or_reader
+            self._owns_reader = False
         self.speed = None if speed is None else float(speed)
         self.block_s = float(block_s)
         self._progress = 0.0

@@ -340,10 +340,10 @@ def replay_session(
     after each block. Reader errors at open propagate before any session is created; errors
     mid-file end the session cleanly (everything before them kept) and propagate.
     """
-    from firmware_bridge.recording import RecordingReader
+    from firmware_bridge.bids import open_recording  # canonical CSV, or a BIDS-Motion folder (issue 5)
     from firmware_bridge.replay import ReplaySource
 
-    with RecordingReader(path) as reader:
+    with open_recording(path) as reader:
         info = SessionInfo(
             source=source_label or str(Path(path).resolve()),
             sample_rate_hz=float(reader.sample_rate_hz),
