@@ -56,6 +56,7 @@ class DetectorState:
     next_episode_id: int = 1
     next_k: int | None = None  # grid index expected next (None: a new segment starts)
     pending: np.ndarray | None = None  # grid samples of the unfinished bin
+    pending_filled: np.ndarray | None = None  # which of them were interpolated across a hole
     pending_k0: int = 0
     valid_from_bin: int = 0  # first bin after the warm-up of the current segment
     history: dict | None = None  # per-bin inputs of the last window_bins - 1 bins
@@ -309,6 +310,7 @@ class StreamingDetector:
             b0 = seg.k0 // nb
             pad = seg.k0 - b0 * nb
             st.pending = np.repeat(seg.x[:1], pad, axis=0)
+            st.pending_filled = np.ones(pad, bool)  # padding is not data
             st.pending_k0 = b0 * nb
             st.valid_from_bin = -(-(seg.k0 + self.warmup_n) // nb)
             st.history = None
@@ -317,15 +319,20 @@ class StreamingDetector:
                 if st.posture.calib_until_bin is None:
                     n_cal = int(round(self.calibrate_s / self.bin_dur_s))
                     self._posture.start_calibration(st.posture, st.valid_from_bin, st.valid_from_bin + n_cal)
-        st.pending = np.concatenate((st.pending, seg.x)) if st.pending.size else seg.x
+        if st.pending.size:
+            st.pending = np.concatenate((st.pending, seg.x))
+            st.pending_filled = np.concatenate((st.pending_filled, seg.filled))
+        else:
+            st.pending, st.pending_filled = seg.x, seg.filled
         st.next_k = seg.k0 + seg.x.shape[0]
         whole = (st.pending.shape[0] // nb) * nb
         if whole == 0:
             return
         block, st.pending = st.pending[:whole], st.pending[whole:]
+        filled, st.pending_filled = st.pending_filled[:whole], st.pending_filled[whole:]
         k0 = st.pending_k0
         st.pending_k0 = k0 + whole
-        bins = self._features.process(block, k0, st.features)
+        bins = self._features.process(block, k0, st.features, filled)
         self._bins(k0 // nb, bins, events)
 
     def _bins(self, bin0: int, bins: Bins, events: list[Event]) -> None:

@@ -22,6 +22,7 @@ class BandState:
     prev_y: np.ndarray | None = None  # last filtered sample
     last_cross: np.ndarray | None = None  # grid position of the last upward crossing, per channel
     last_freq: np.ndarray | None = None  # frequency of the last complete cycle, per channel
+    last_filled_k: int = -1  # grid index of the latest sample interpolated across a hole
 
 
 @dataclass
@@ -89,17 +90,23 @@ class BinFeatures:
         bs.prev_y = None
         bs.last_cross = np.full(x0.shape[0], np.nan)
         bs.last_freq = np.full(x0.shape[0], np.nan)
+        bs.last_filled_k = -1
         state.lf_tail = None
 
-    def process(self, x: np.ndarray, k0: int, state: FeatureState) -> Bins:
-        """Features of ``x`` = whole bins of grid samples starting at grid index ``k0``."""
+    def process(self, x: np.ndarray, k0: int, state: FeatureState, filled: np.ndarray | None = None) -> Bins:
+        """Features of ``x`` = whole bins of grid samples starting at grid index ``k0``.
+
+        ``filled`` marks samples interpolated across lost samples: a cycle spanning one is not
+        counted (a straight line through a hole would look like one long, irregular cycle)."""
         n, ch = x.shape
         nb = n // self.bin_n
         xb = x.reshape(nb, self.bin_n, ch)
         sub = xb.reshape(nb * self.sub, self.bin_n // self.sub, ch).mean(axis=1)
         lf = self._slow(sub, state)
         mean = sub.reshape(nb, self.sub, ch).mean(axis=1) if self.sub > 1 else sub
-        return Bins(lf=lf, mean=mean, band=self._band(x, k0, self.sos, state.band))
+        if filled is None:
+            filled = np.zeros(n, bool)
+        return Bins(lf=lf, mean=mean, band=self._band(x, k0, self.sos, state.band, filled))
 
     def _slow(self, sub: np.ndarray, state: FeatureState) -> np.ndarray:
         """Hann-weighted mean of sub-bin means over the last ``lf_bins`` bins (NaN until enough)."""
@@ -116,9 +123,15 @@ class BinFeatures:
             out += allv[i : i + m] * self.lf_w[i]
         return out[self.sub - 1 :: self.sub]  # the value at the end of each bin
 
-    def _band(self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState) -> BandBins:
+    def _band(self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray) -> BandBins:
         y, bs.zi = sosfilt_stream(sos, x, bs.zi)
         n, ch = y.shape
+        # latest filled grid index at or before each sample (carried across blocks)
+        if filled.any():
+            latest = np.maximum.accumulate(np.where(filled, np.arange(k0, k0 + n), bs.last_filled_k))
+            bs.last_filled_k = int(latest[-1])
+        else:
+            latest = None
         nb = n // self.bin_n
         y2 = y * y
         ms = y2.reshape(nb, self.bin_n, ch).mean(axis=1)
@@ -128,6 +141,7 @@ class BinFeatures:
         s_p = np.zeros((nb, ch))
         s_p2 = np.zeros((nb, ch))
         cb, ca, cdf = [], [], []
+        bs_prev_filled = bs.last_filled_k
         prev = bs.prev_y
         for a in range(ch):
             ya = y[:, a]
@@ -145,6 +159,8 @@ class BinFeatures:
             pos = (k0 - off) + (up - 1) + y0 / (y0 - y1)  # grid position of the crossing
             cross = np.concatenate(([bs.last_cross[a]], pos))
             period = np.diff(cross)  # grid samples; NaN for the first after a reset
+            lf_k = latest[up - off] if latest is not None else np.full(up.size, bs_prev_filled)
+            period[lf_k >= np.floor(cross[:-1])] = np.nan  # the cycle spans a hole
             bs.last_cross[a] = pos[-1]
             ebin = ((k0 - off) + up) // self.bin_n - k0 // self.bin_n
             ok = np.isfinite(period)

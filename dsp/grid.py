@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+HOLE_PERIODS = 2.5  # input samples further apart than this many periods leave a short hole
+
 
 @dataclass
 class GridState:
@@ -32,6 +34,7 @@ class Segment:
 
     k0: int
     x: np.ndarray  # (n, channels) float32
+    filled: np.ndarray  # (n,) bool: interpolated across lost samples (a short hole)
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,15 @@ def regrid(
         if (c == 1).all():  # one grid point per input pair: no search, no gather
             t0, t1 = tt[a:b], tt[a + 1 : b + 1]
             x0, x1 = xx[a:b], xx[a + 1 : b + 1]
+            filled = dts[a:b] > HOLE_PERIODS / fs
         else:
             pair = np.repeat(np.arange(a, b), c)
             t0, t1 = tt[pair], tt[pair + 1]
             x0, x1 = xx.take(pair, axis=0), xx.take(pair + 1, axis=0)
+            filled = dts[pair] > HOLE_PERIODS / fs
         w = ((g - t0) / (t1 - t0)).astype(np.float32)[:, None]
         seg = x1 - x0
         seg *= w
         seg += x0
-        out.items.append(Segment(k0, seg))
+        out.items.append(Segment(k0, seg, filled))
     return out

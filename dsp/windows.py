@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 CONC_RESOLUTION_HZ = 0.2  # frequency resolution of the spectrum check
+EDGE_MARGIN_HZ = 0.3  # cycle frequencies this far outside the bands still count (estimates wobble)
 
 MOVEMENT, POSTURE, REST = 2, 1, 0
 CONTEXT_NAMES = ("rest", "posture", "movement")
@@ -177,8 +178,8 @@ def decide(
             return (
                 (o.n >= cfg.min_cycles)
                 & (o.cv <= max_cv)
-                & (o.freq >= band_lo_hz)
-                & (o.freq <= band_hi_hz)
+                & (o.freq >= band_lo_hz - EDGE_MARGIN_HZ)
+                & (o.freq <= band_hi_hz + EDGE_MARGIN_HZ)
                 & (o.kurtosis <= cfg.max_kurtosis)
             )
 

@@ -196,7 +196,9 @@ def test_gyroscope_channels_must_not_change():
 
 @pytest.mark.parametrize("fs_hz", [25.0, 50.0, 200.0, 1000.0])
 def test_sample_rates(fs_hz):
-    t, acc, gyro = tremor_stream(duration_s=40.0, fs_hz=fs_hz, bursts=((10.0, 30.0, 6.0, 0.05),))
+    t, acc, gyro = tremor_stream(
+        duration_s=40.0, fs_hz=fs_hz, bursts=((10.0, 30.0, 6.0, 0.05),), jitter_s=0.1 / fs_hz
+    )
     det = dsp.StreamingDetector(fs_hz)
     det.push(t, acc, gyro)
     det.flush()
