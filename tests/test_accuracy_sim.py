@@ -130,7 +130,7 @@ def test_dominant_frequency_within_half_hertz(regular_runs, gyro):
 
 def test_most_true_episodes_are_found_and_reported_within_three_seconds(regular_runs):
     found = late = total = 0
-    for (sc, seed, g), (sim, eps) in regular_runs.items():
+    for sim, eps in regular_runs.values():
         for truth, det, first_report_s in matches(sim, eps):
             total += 1
             if det is None:
@@ -170,7 +170,7 @@ def test_irregular_dystonic_tremor():
 
 def test_amplitude_and_severity_follow_the_truth(regular_runs):
     ratios = []
-    for (sc, seed, g), (sim, eps) in regular_runs.items():
+    for (sc, _seed, _gyro), (sim, eps) in regular_runs.items():
         if sc in ("daily_mix", "orthostatic"):
             continue
         for truth, det, _ in matches(sim, eps):
