@@ -256,9 +256,9 @@ class ContractionTracker:
         return Episode(
             episode_id=ep.episode_id,
             kind="contraction",
-            start_s=float(ep.start_s),
-            end_s=float(ep.last_above_s if end_s is None else end_s),
-            detected_at_s=float(ep.detected_at_s),
+            start_s=round(float(ep.start_s), 3),
+            end_s=round(float(ep.last_above_s if end_s is None else end_s), 3),
+            detected_at_s=round(float(ep.detected_at_s), 3),
             start_time=self.wall_clock(ep.start_s),
             peak_angle_deg=round(ep.peak_deg, 1),
             mean_angle_deg=round(ep.sum_deg / n, 1),

@@ -33,7 +33,12 @@ from dsp.tremor_episodes import (
 )
 from dsp.windows import CONTEXT_NAMES, WindowInputs, decide
 
-MAX_CHUNK_SAMPLES = 1 << 16  # large pushes are processed in slices of this many samples
+MAX_CHUNK_SAMPLES = 1 << 16
+NUMERIC_COLUMNS = tuple(
+    c
+    for c in EPISODE_COLUMNS
+    if c not in ("session_id", "episode_id", "kind", "start_time", "band", "severity", "context", "direction")
+)  # large pushes are processed in slices of this many samples
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,10 @@ class StreamingDetector:
         """Episodes finished so far, one row each, in the CSV export's columns."""
         eps = [] if self._tracker is None else self._tracker.finished + self._contraction.finished
         rows = [e.as_row() for e in sorted(eps, key=lambda e: (e.start_s, e.kind, e.episode_id))]
-        return pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
+        frame = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
+        for c in NUMERIC_COLUMNS:  # numbers stay numbers (NaN where a column does not apply)
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+        return frame
 
     def status(self) -> dict:
         """What the live display shows: current band power, frequency, context, episode."""

@@ -239,9 +239,9 @@ class TremorTracker:
         return Episode(
             episode_id=ep.episode_id,
             kind="tremor",
-            start_s=float(ep.first_start_s),
-            end_s=float(end),
-            detected_at_s=float(ep.detected_at_s),
+            start_s=round(float(ep.first_start_s), 3),
+            end_s=round(float(end), 3),
+            detected_at_s=round(float(ep.detected_at_s), 3),
             start_time=self.wall_clock(ep.first_start_s),
             dominant_hz=round(freq, 2),
             band=band_name(freq, self.bands),
