@@ -249,7 +249,9 @@ def test_minutes_gaps_and_totals(tmp_path):
         g = st.gaps(sid)
         assert list(g["origin"]) == ["detector", "bridge"]
         row = st.session(sid)
-        assert row["gaps"] == 2 and row["gap_s"] == pytest.approx(3.5)
+        # totals are what the analysis saw (detector gaps); the bridge's link gap stays in the
+        # table for the data-quality report but a disconnect is not counted twice
+        assert row["gaps"] == 1 and row["gap_s"] == pytest.approx(2.5)
         assert row["ended_at"] is not None and row["samples"] == 5
 
 
@@ -416,3 +418,54 @@ def test_killed_replay_keeps_session_chunks_and_episodes(tmp_path):
         eps = st.episodes(1, with_open=True)
         assert len(eps) >= 1, "the tremor episode running at the kill should be logged"
         assert eps.iloc[0]["start_s"] < 3.0 and eps.iloc[0]["open"] == 1
+
+
+# --------------------------------------------------------------------------- calibrations, extras
+
+
+def test_calibrations_newest_per_device_and_placement(tmp_path):
+    db = tmp_path / "log.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    assert migrate(conn, target=3) == 3  # a log from before calibrations existed
+    conn.close()
+    with Store(db) as st:
+        assert st.version == schema_version() >= 4
+        assert st.calibration("movesense", "neck") is None
+        a = st.add_calibration("Movesense", " Neck", [0.01, 0.02, 0.99], "rec1.csv", seconds=5.0,
+                               details={"tilt_spread_deg": 0.4})  # fmt: skip
+        st.add_calibration("movesense", "wrist", [0.9, 0.0, 0.1], "rec2.csv")
+        b = st.add_calibration("movesense", "neck", [0.0, -0.5, 0.85], "serial:/dev/ttyUSB0")
+        assert b > a
+        with pytest.raises(ValueError, match="gravity direction"):
+            st.add_calibration("movesense", "neck", [0.0, float("nan"), 1.0], "x")
+        with pytest.raises(ValueError, match="gravity direction"):
+            st.add_calibration("movesense", "neck", [0.0, 1.0], "x")
+        with pytest.raises(ValueError, match="device name"):
+            st.add_calibration("  ", "neck", [0.0, 0.0, 1.0], "x")
+    with Store(db) as st:  # committed at once, and matched regardless of case and spacing
+        neck = st.calibration("MOVESENSE", "neck ")
+        assert neck["id"] == b and neck["neutral_g"] == [0.0, -0.5, 0.85]
+        assert neck["source"] == "serial:/dev/ttyUSB0" and neck["created_at"]
+        assert st.calibration("movesense", "wrist")["neutral_g"] == [0.9, 0.0, 0.1]
+        assert st.calibration("movesense", "leg") is None and st.calibration(None, "neck") is None
+        rows = st.calibrations()
+        assert [r["id"] for r in rows] == [a, a + 1, b]
+        assert rows[0]["device"] == "movesense" and rows[0]["placement"] == "neck"
+        assert rows[0]["seconds"] == 5.0 and rows[0]["details"] == {"tilt_spread_deg": 0.4}
+
+
+def test_merge_session_extra_keeps_other_keys(tmp_path):
+    with Store(tmp_path / "log.db") as st:
+        sid = st.begin_session("rec.csv", extra_json={"recording_meta": {"device": "x"}, "limits": []})
+        st.merge_session_extra(sid, {"limits": ["accelerometer only"], "calibrated": True})
+        st.commit()
+        import json
+
+        extra = json.loads(st.session(sid)["extra_json"])
+        assert extra == {
+            "recording_meta": {"device": "x"},
+            "limits": ["accelerometer only"],
+            "calibrated": True,
+        }
+        with pytest.raises(ValueError, match="no session"):
+            st.merge_session_extra(sid + 1, {"a": 1})

@@ -182,10 +182,31 @@ def _m3_diary_and_reanalysis(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX sessions_by_parent ON sessions (parent_session_id)")
 
 
+def _m4_calibrations(conn: sqlite3.Connection) -> None:
+    """Stored neutral postures per device and placement (``tremorscope calibrate``).
+
+    Later sessions of the same device and placement use the newest one as their neutral.
+    """
+    conn.execute(
+        """CREATE TABLE calibrations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            device TEXT NOT NULL,      -- the sessions' device name (sensor type, or the recording's)
+            placement TEXT NOT NULL,   -- neck | wrist | hand | leg | ...
+            neutral_g TEXT NOT NULL,   -- JSON [x, y, z]: gravity direction in the sensor frame, g
+            created_at TEXT NOT NULL,  -- ISO 8601 wall clock when it was stored
+            source TEXT NOT NULL,      -- the recording or live link it was measured from
+            seconds REAL,              -- length of the still period averaged
+            details_json TEXT          -- stillness measures, sample rate, gyroscope present
+        )"""
+    )
+    conn.execute("CREATE INDEX calibrations_by_key ON calibrations (device, placement, id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m1_core_log,
     _m2_liveness_and_quality,
     _m3_diary_and_reanalysis,
+    _m4_calibrations,
 ]
 
 
@@ -583,11 +604,32 @@ class Store:
         self.conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", [*row.values(), session_id])
 
     @_locked
+    def merge_session_extra(self, session_id: int, values: Mapping[str, Any]) -> None:
+        """Set keys of a session's ``extra_json`` object, keeping the others (not committed)."""
+        row = self.conn.execute("SELECT extra_json FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"no session {session_id}")
+        try:
+            extra = json.loads(row[0]) if row[0] else {}
+        except json.JSONDecodeError:
+            extra = {}
+        if not isinstance(extra, dict):
+            extra = {}
+        extra.update(values)
+        self.update_session(session_id, extra_json=extra)
+
+    @_locked
     def finish_session(self, session_id: int, status: str = COMPLETE, **fields: Any) -> None:
-        """Close a session: write remaining samples, totals (gaps from the gaps table), commit."""
+        """Close a session: write remaining samples, totals, final status; commit.
+
+        The ``gaps``/``gap_s`` totals count the detector's gaps (what the analysis saw). Link
+        gaps the bridge noticed (origin ``bridge``) describe the same holes from the sensor's
+        side; they stay in the gaps table for the data-quality report but are not added again.
+        """
         self._flush_samples(session_id)
         n_gaps, gap_s = self.conn.execute(
-            "SELECT count(*), COALESCE(sum(end_s - start_s), 0) FROM gaps WHERE session_id = ?",
+            "SELECT count(*), COALESCE(sum(end_s - start_s), 0) FROM gaps "
+            "WHERE session_id = ? AND origin = 'detector'",
             (session_id,),
         ).fetchone()
         totals: dict[str, Any] = {"gaps": n_gaps, "gap_s": gap_s}
@@ -858,6 +900,71 @@ class Store:
             "SELECT id FROM sessions WHERE parent_session_id = ? ORDER BY id", (session_id,)
         ).fetchall()
         return [int(r[0]) for r in rows]
+
+    # ----- stored neutral postures (migration 4)
+
+    @_locked
+    def add_calibration(
+        self,
+        device: str,
+        placement: str,
+        neutral_g: Any,
+        source: str,
+        *,
+        seconds: float | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Store a neutral posture for ``device`` worn at ``placement``; committed at once."""
+        g = [float(v) for v in neutral_g]
+        if len(g) != 3 or not all(math.isfinite(v) for v in g) or math.hypot(*g) < 0.5:
+            raise ValueError(f"a neutral posture is a gravity direction in g (3 numbers), not {neutral_g!r}")
+        key_dev, key_place = calibration_key(device), calibration_key(placement)
+        if not key_dev or not key_place:
+            raise ValueError("a calibration needs a device name and a placement")
+        self._tx()
+        cur = self.conn.execute(
+            "INSERT INTO calibrations (device, placement, neutral_g, created_at, source, seconds, "
+            "details_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                key_dev, key_place, json.dumps(g), now_iso(), str(source), _float_or_none(seconds),
+                None if details is None else json.dumps(dict(details), default=str, sort_keys=True),
+            ),
+        )  # fmt: skip
+        self.commit()
+        return int(cur.lastrowid)
+
+    @_locked
+    def calibration(self, device: str | None, placement: str | None) -> dict[str, Any] | None:
+        """The newest stored calibration of ``device`` at ``placement`` (``neutral_g`` as a list)."""
+        if not device or not placement:
+            return None
+        cur = self.conn.execute(
+            "SELECT * FROM calibrations WHERE device = ? AND placement = ? ORDER BY id DESC LIMIT 1",
+            (calibration_key(device), calibration_key(placement)),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return _calibration_row(dict(zip([d[0] for d in cur.description], row, strict=True)))
+
+    @_locked
+    def calibrations(self) -> list[dict[str, Any]]:
+        """Every stored calibration, oldest first (``neutral_g`` and ``details`` parsed)."""
+        cur = self.conn.execute("SELECT * FROM calibrations ORDER BY id")
+        cols = [d[0] for d in cur.description]
+        return [_calibration_row(dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
+
+
+def calibration_key(name: str | None) -> str:
+    """How device and placement names are matched: case and spacing do not matter."""
+    return " ".join(str(name or "").split()).lower()
+
+
+def _calibration_row(row: dict[str, Any]) -> dict[str, Any]:
+    row["neutral_g"] = [float(v) for v in json.loads(row["neutral_g"])]
+    details = row.pop("details_json", None)
+    row["details"] = json.loads(details) if details else {}
+    return row
 
 
 def _utc_key(at: datetime) -> str:
