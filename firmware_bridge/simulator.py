@@ -2,7 +2,10 @@
 
 The sensor is a rigid body moved by a person's activities (rest, postures,
 gestures, walking, typing, riding in a vehicle, brushing teeth) and tremors
-(parkinsonian, essential, dystonic, orthostatic, physiological). The
+(parkinsonian, essential, dystonic, orthostatic, physiological). The posture
+scenarios (``neck_*``, ``wrist_spasms``) add dystonic postures and spasms of
+every clinical direction among natural sway, head turns, nods and walking;
+their events files carry :data:`CONTRACTION_COLUMNS` as well. The
 accelerometer (specific force, g) and the gyroscope (body angular rate, deg/s)
 are computed from the same motion with exact derivatives, then pass through a
 MEMS sensor model (noise, bias, int16 quantisation, timestamp jitter, lost
@@ -34,19 +37,31 @@ from firmware_bridge.recording import write_recording, write_recording_blocks
 from firmware_bridge.simulation.activities import Scene
 from firmware_bridge.simulation.body import make_body
 from firmware_bridge.simulation.groundtruth import (
+    CONTRACTION_COLUMNS,
     EVENT_COLUMNS,
     events_frame,
     events_path_for,
     read_events,
     write_events,
 )
+from firmware_bridge.simulation.postures import DIRECTIONS
 from firmware_bridge.simulation.render import Renderer
-from firmware_bridge.simulation.scenarios import DEFAULT_DURATION_S, PLACEMENT, SCENARIOS, SCRIPTS
+from firmware_bridge.simulation.scenarios import (
+    CONTRACTION_SCENARIOS,
+    DEFAULT_DURATION_S,
+    PLACEMENT,
+    SCENARIOS,
+    SCRIPTS,
+    SENSOR_DEFAULTS,
+)
 from firmware_bridge.simulation.sensor import SensorModel
 
 __all__ = [
+    "CONTRACTION_COLUMNS",
+    "CONTRACTION_SCENARIOS",
     "DEFAULT_DURATION_S",
     "DEVICE",
+    "DIRECTIONS",
     "EVENT_COLUMNS",
     "OVERRIDES",
     "SCENARIOS",
@@ -69,7 +84,11 @@ MAX_RATE_HZ = 1000.0
 SCENARIO_OVERRIDES: dict[str, str] = {
     "frequency_hz": "fix every tremor episode's frequency (Hz)",
     "amplitude_g": "fix every tremor episode's acceleration amplitude (g, zero-to-peak)",
+    "posture_angle_deg": "posture scenarios: fix every contraction's plateau angle (deg)",
+    "sway_deg": "posture scenarios: fix the natural head sway per joint (deg; 0 removes it)",
 }
+#: Overrides that only the posture scenarios (CONTRACTION_SCENARIOS) accept.
+POSTURE_OVERRIDES: tuple[str, ...] = ("posture_angle_deg", "sway_deg")
 #: All accepted ``**overrides`` names.
 OVERRIDES: tuple[str, ...] = (*SCENARIO_OVERRIDES, "ideal", *SensorModel.field_names())
 
@@ -91,9 +110,10 @@ class SimulationStream:
     ``progress`` is the fraction of the duration generated.
     """
 
-    def __init__(self, renderer: Renderer, meta: dict[str, str]) -> None:
+    def __init__(self, renderer: Renderer, meta: dict[str, str], contraction: bool = False) -> None:
         self._renderer = renderer
         self.meta = meta
+        self._contraction = contraction  # events carry CONTRACTION_COLUMNS
         self.duration_s = renderer.duration_s
         self._started = False
 
@@ -114,7 +134,7 @@ class SimulationStream:
 
     def events(self) -> pd.DataFrame:
         """Ground truth generated so far (all of it once the iteration has finished)."""
-        return events_frame(self._renderer.rows, self.duration_s)
+        return events_frame(self._renderer.rows, self.duration_s, self._contraction)
 
 
 def _check_args(scenario: str, duration_s: float | None, seed: int, sample_rate_hz: float) -> float:
@@ -130,11 +150,24 @@ def _check_args(scenario: str, duration_s: float | None, seed: int, sample_rate_
     return d
 
 
-def _split_overrides(overrides: Mapping[str, object]) -> tuple[SensorModel, dict[str, float]]:
+def _split_overrides(scenario: str, overrides: Mapping[str, object]) -> tuple[SensorModel, dict[str, float]]:
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise ValueError(f"unknown override(s) {', '.join(unknown)}; valid overrides: {', '.join(OVERRIDES)}")
-    sensor = SensorModel.ideal() if overrides.get("ideal") else SensorModel()
+    posture = sorted(k for k in overrides if k in POSTURE_OVERRIDES)
+    if posture and scenario not in CONTRACTION_SCENARIOS:
+        raise ValueError(
+            f"override(s) {', '.join(posture)} apply only to the posture scenarios: "
+            f"{', '.join(sorted(CONTRACTION_SCENARIOS))}"
+        )
+    for k, lo_deg in (("posture_angle_deg", 1.0), ("sway_deg", 0.0)):
+        v = overrides.get(k)
+        if v is not None and not (isinstance(v, (int, float)) and lo_deg <= float(v) <= 90.0):
+            raise ValueError(f"override {k} must be a number of degrees in {lo_deg:g}-90, got {v!r}")
+    if overrides.get("ideal"):
+        sensor = SensorModel.ideal()
+    else:
+        sensor = SensorModel(**SENSOR_DEFAULTS.get(scenario, {}))  # type: ignore[arg-type]
     fields = {k: v for k, v in overrides.items() if k in SensorModel.field_names()}
     if fields:
         sensor = dataclasses.replace(sensor, **fields)
@@ -164,7 +197,7 @@ def iter_simulation(
     ``simulate(...).frame``.
     """
     duration = _check_args(scenario, duration_s, seed, sample_rate_hz)
-    sensor_model, scene_kw = _split_overrides(overrides)
+    sensor_model, scene_kw = _split_overrides(scenario, overrides)
     placement = PLACEMENT.get(scenario, "wrist")
     body = make_body(placement, np.random.default_rng([int(seed), 2]))
     sensor = sensor_model.resolved(np.random.default_rng([int(seed), 3]))
@@ -183,7 +216,10 @@ def iter_simulation(
     }
     if overrides:
         meta["overrides"] = " ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-    return SimulationStream(renderer, meta)
+    contraction = scenario in CONTRACTION_SCENARIOS
+    if contraction and gyro:  # sensor truth, so a test can check a detector's bias estimate
+        meta["gyro_bias_dps"] = " ".join(f"{b + 0.0:.4f}" for b in sensor.gyro_bias_dps)  # no "-0.0000"
+    return SimulationStream(renderer, meta, contraction)
 
 
 def simulate(
@@ -199,6 +235,8 @@ def simulate(
     ``duration_s`` defaults per scenario (:data:`DEFAULT_DURATION_S`);
     ``gyro=False`` gives the accelerometer-only variant of the same motion.
     ``overrides``: ``frequency_hz``/``amplitude_g`` fix the tremor episodes;
+    ``posture_angle_deg`` fixes the contraction angle and ``sway_deg`` the head
+    sway (posture scenarios; the rest of the scenario stays the same);
     ``ideal=True`` removes all sensor imperfections; any :class:`SensorModel`
     field (e.g. ``jitter_sd_s=0``, ``drops_per_min=0``) tunes one. Raises
     ValueError for an unknown scenario or override, a rate outside 25-1000 Hz,

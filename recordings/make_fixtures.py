@@ -35,6 +35,10 @@ FIXTURES: dict[str, tuple[str, dict]] = {
         "walking",
         {"duration_s": 60.0, "seed": 1, "sample_rate_hz": 100.0, "gyro": False},
     ),
+    "neck_postures_gyro100.csv.gz": (
+        "neck_postures",
+        {"duration_s": 210.0, "seed": 2, "sample_rate_hz": 100.0},
+    ),
 }
 
 
@@ -60,16 +64,23 @@ def check(folder: Path = HERE) -> list[str]:
 def table(folder: Path = HERE) -> str:
     """The README's Fixtures table, from the fixtures' recipes and ground truth."""
     lines = [
-        "| file | scenario | duration, rate | sensors | seed | ground truth (tremor episodes) |",
+        "| file | scenario | duration, rate | sensors | seed | ground truth (episodes) |",
         "|---|---|---|---|---|---|",
     ]
     for name, (scenario, kw) in FIXTURES.items():
         events = read_events(folder / name.replace(".csv.gz", ".events.tsv"))
         tremor = events[events.trial_type == "tremor"]
+        contraction = events[events.trial_type == "contraction"]
         parts = [
-            f"{r.frequency_hz:.1f} Hz {r.amplitude_g * 1000:.0f} mg {r.context}" for r in tremor.itertuples()
+            f"{r.frequency_hz:.1f} Hz {r.amplitude_g * 1000:.0f} mg {r.context}"
+            for r in tremor.itertuples()
+            if not _within(r, contraction)  # a co-contraction tremor is listed with its posture
         ]
-        others = sorted(set(events.trial_type) - {"tremor", "physiological_tremor", "rest"})
+        for r in contraction.itertuples():
+            speed = "fast" if r.ramp_s < 2.0 else "slow"
+            co = f", co-contraction {r.co_contraction_g * 1000:.0f} mg" if r.co_contraction_g > 0 else ""
+            parts.append(f"{r.direction} {r.angle_deg:.0f} deg {r.hold_s:.0f} s ({speed}{co})")
+        others = sorted(set(events.trial_type) - {"tremor", "physiological_tremor", "rest", "contraction"})
         truth = "; ".join(parts) if parts else "none"
         if others:
             truth += f" (also: {', '.join(others)})"
@@ -79,6 +90,12 @@ def table(folder: Path = HERE) -> str:
             f"| {sensors} | {kw['seed']} | {truth} |"
         )
     return "\n".join(lines)
+
+
+def _within(row, contraction) -> bool:
+    """Whether a tremor row lies inside one of the contraction rows."""
+    ends = contraction.onset + contraction.duration
+    return bool(((contraction.onset <= row.onset) & (ends >= row.onset + row.duration)).any())
 
 
 def main(argv: list[str] | None = None) -> int:

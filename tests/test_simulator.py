@@ -30,6 +30,8 @@ from firmware_bridge.simulation.kinematics import (
 )
 from firmware_bridge.simulation.signals import Bumps, Sines, Step
 from firmware_bridge.simulator import (
+    CONTRACTION_COLUMNS,
+    CONTRACTION_SCENARIOS,
     EVENT_COLUMNS,
     SCENARIOS,
     events_path_for,
@@ -44,6 +46,7 @@ ACC = ["acc_x", "acc_y", "acc_z"]
 GYRO = ["gyro_x", "gyro_y", "gyro_z"]
 RECORDINGS = Path(__file__).resolve().parent.parent / "recordings"
 NEGATIVE = ["physiological", "walking", "gestures", "typing", "vehicle", "toothbrushing"]
+NECK_NEGATIVE = ["neck_sway", "neck_turns", "neck_walking"]
 
 
 def _band(x: np.ndarray, lo: float, hi: float, fs: float) -> np.ndarray:
@@ -128,9 +131,14 @@ def test_every_scenario_runs_with_ground_truth_and_negatives_have_no_tremor():
         assert set(ev.trial_type) <= {
             "tremor", "physiological_tremor", "walking", "gesture", "typing", "vehicle",
             "toothbrushing", "rest", "posture", "gap",
+            "contraction", "sway", "head_turn", "nod", "head_tilt",
         }, name  # fmt: skip
         if name in NEGATIVE:
             assert "tremor" not in set(ev.trial_type), name
+        if name in NECK_NEGATIVE or name not in CONTRACTION_SCENARIOS:
+            assert "contraction" not in set(ev.trial_type), name
+        assert sim.meta["placement"] == ("neck" if name.startswith("neck") else "leg" if name == "orthostatic"
+                                         else "wrist"), name  # fmt: skip
     for name, activity in [("walking", "walking"), ("gestures", "gesture"), ("typing", "typing"),
                            ("vehicle", "vehicle"), ("toothbrushing", "toothbrushing")]:  # fmt: skip
         assert activity in set(simulate(name, duration_s=120, seed=1).events.trial_type)
@@ -493,3 +501,323 @@ def test_committed_fixtures_regenerate_exactly():
     assert {"walking", "tremor"} <= set(demo.trial_type)
     for name in module.FIXTURES:
         assert (RECORDINGS / name).stat().st_size < 600_000
+
+
+# ---------------------------------------------------------------------- phase 2: postures and spasms
+
+# The documented sign conventions, written out independently of the simulator's own table:
+# direction -> (sensor axis of the rotation, sign). A positive rotation follows the right-hand
+# rule about the sensor axis (recordings/README.md, "Simulator: dystonic postures").
+CONVENTIONS = {
+    "anterocollis": (Y_AXIS, +1), "retrocollis": (Y_AXIS, -1),
+    "laterocollis_left": (X_AXIS, -1), "laterocollis_right": (X_AXIS, +1),
+    "torticollis_left": (Z_AXIS, +1), "torticollis_right": (Z_AXIS, -1),
+    "flexion": (Y_AXIS, +1), "extension": (Y_AXIS, -1),
+    "radial_deviation": (Z_AXIS, +1), "ulnar_deviation": (Z_AXIS, -1),
+    "supination": (X_AXIS, +1), "pronation": (X_AXIS, -1),
+}  # fmt: skip
+NECK_DIRECTIONS = set(list(CONVENTIONS)[:6])
+WRIST_DIRECTIONS = set(list(CONVENTIONS)[6:])
+
+
+def _contractions(sim) -> pd.DataFrame:
+    return sim.events[sim.events.trial_type == "contraction"]
+
+
+def _rotation_between(sim, t0: float, t1: float) -> Rotation:
+    """Sensor rotation from t0 to t1 integrated from the gyroscope (body rate, midpoint rule)."""
+    t = sim.frame.t.values
+    w = np.radians(sim.frame[GYRO].values)
+    i0, i1 = int(np.searchsorted(t, t0)), int(np.searchsorted(t, t1))
+    rel = Rotation.identity()
+    for k in range(i0, i1):
+        rel = rel * Rotation.from_rotvec(0.5 * (w[k] + w[k + 1]) * (t[k + 1] - t[k]))
+    return rel
+
+
+def _still_acc(sim, t0: float, t1: float) -> np.ndarray:
+    t = sim.frame.t.values
+    return np.median(sim.frame[ACC].values[(t >= t0) & (t < t1)], axis=0)
+
+
+@pytest.mark.parametrize(("scenario", "names"), [("neck_postures", NECK_DIRECTIONS),
+                                                 ("wrist_spasms", WRIST_DIRECTIONS)])  # fmt: skip
+def test_every_direction_is_rotated_about_its_documented_axis_and_sign(scenario, names):
+    """During the hold, gravity is the neutral reading turned by the documented rotation, and the
+    gyroscope integrated over the ramp gives that rotation (sign and size)."""
+    calm = {"sway_deg": 0.0} if scenario.startswith("neck") else {}
+    sim = simulate(scenario, seed=2, ideal=True, **calm)
+    episodes = _contractions(sim)
+    assert set(episodes.direction) == names  # every direction in the default duration
+    for e in episodes.itertuples():
+        axis, sign = CONVENTIONS[e.direction]
+        turn = Rotation.from_rotvec(np.array(axis) * sign * math.radians(e.angle_deg))
+        neutral = _still_acc(sim, e.onset - 3.0, e.onset - 0.2)
+        held = _still_acc(sim, e.hold_onset + 0.5, e.hold_onset + e.hold_s - 0.5)
+        expected = turn.apply(neutral, inverse=True)  # a world vector seen from the turned sensor
+        cos = np.dot(expected, held) / np.linalg.norm(expected) / np.linalg.norm(held)
+        assert math.degrees(math.acos(min(1.0, cos))) < 0.7, e  # (wrist rest drift: < 0.6 deg)
+        rotvec = np.degrees(_rotation_between(sim, e.onset - 0.3, e.hold_onset + 0.3).as_rotvec())
+        np.testing.assert_allclose(rotvec, np.degrees(turn.as_rotvec()), atol=1.0, err_msg=str(e))
+
+
+@pytest.mark.parametrize("scenario", ["neck_postures", "wrist_spasms"])
+def test_documented_examples_of_the_sign_conventions(scenario):
+    """The README's examples at 30 deg: acc_x -> -sin 30 for anterocollis and flexion, acc_y < 0 for
+    laterocollis_left and pronation, > 0 for supination; torticollis and radial/ulnar deviation are
+    rotations about the vertical: the accelerometer barely changes, the gyro integrates to +-30."""
+    calm = {"sway_deg": 0.0} if scenario.startswith("neck") else {}
+    sim = simulate(scenario, seed=4, posture_angle_deg=30.0, **calm)
+    bias = np.array([float(b) for b in sim.meta["gyro_bias_dps"].split()])
+    assert np.all((np.abs(bias) >= 0.2) & (np.abs(bias) <= 0.5))  # a realistic sensor, with gyro bias
+    s30 = math.sin(math.radians(30.0))
+    seen = set()
+    for e in _contractions(sim).itertuples():
+        assert e.angle_deg == 30.0
+        n = _still_acc(sim, e.onset - 3.0, e.onset - 0.2)
+        h = _still_acc(sim, e.hold_onset + 0.5, e.hold_onset + e.hold_s - 0.5)
+        d = h - n
+        expect = {  # change of (acc_x, acc_y) from neutral; the neutral is upright within ~8 deg
+            "anterocollis": (-s30, 0.0), "retrocollis": (s30, 0.0), "flexion": (-s30, 0.0),
+            "extension": (s30, 0.0), "laterocollis_left": (0.0, -s30), "laterocollis_right": (0.0, s30),
+            "pronation": (0.0, -s30), "supination": (0.0, s30),
+        }.get(e.direction)  # fmt: skip
+        if expect is not None:
+            np.testing.assert_allclose(d[:2], expect, atol=0.05, err_msg=str(e))
+        if e.direction in ("laterocollis_left", "pronation"):
+            assert h[1] < -0.3
+        if e.direction == "supination":
+            assert h[1] > 0.3
+        if e.direction.startswith("torticollis") or e.direction.endswith("deviation"):
+            assert np.linalg.norm(d) < 0.1  # invisible to the accelerometer (up to the neutral's tilt)
+            t = sim.frame.t.values
+            inside = (t >= e.onset - 0.5) & (t < e.hold_onset + 0.5)
+            yaw = np.sum(sim.frame.gyro_z.values[inside] - bias[2]) * np.mean(np.diff(t[inside]))
+            left = e.direction in ("torticollis_left", "radial_deviation")
+            assert yaw == pytest.approx(30.0 if left else -30.0, abs=2.0), e
+        seen.add(e.direction)
+    assert len(seen) == 6
+
+
+def test_contraction_timing_ramps_hold_and_return():
+    """Deviation is ~0 at the onset, half way at mid-ramp (minimum-jerk), full from hold_onset to
+    the end of the hold, and back to ~0 at onset + duration."""
+    sim = simulate("neck_postures", duration_s=420, seed=6, ideal=True, sway_deg=0.0)
+    episodes = _contractions(sim)
+    assert len(episodes) >= 5
+    for e in episodes.itertuples():
+        ret = e.duration - e.ramp_s - e.hold_s
+        assert e.hold_onset == pytest.approx(e.onset + e.ramp_s, abs=2e-3)
+
+        def dev(t1: float, e=e) -> float:
+            return math.degrees(_rotation_between(sim, e.onset - 1.0, t1).magnitude())
+
+        tremor = e.co_contraction_g > 0  # the co-contraction tremor adds a little angle
+        tol = 1.0 + 2.0 * tremor
+        one_sample = 1.875 * e.angle_deg / e.ramp_s * 0.01  # peak ramp speed x 10 ms
+        assert dev(e.onset) < 0.3
+        assert dev(e.onset + 0.5 * e.ramp_s) == pytest.approx(0.5 * e.angle_deg, abs=0.3 + one_sample)
+        assert dev(e.hold_onset) == pytest.approx(e.angle_deg, abs=0.3 + tol * (e.ramp_s > 2.9 and tremor))
+        assert dev(e.hold_onset + e.hold_s) == pytest.approx(e.angle_deg, abs=tol)
+        assert dev(e.hold_onset + e.hold_s + 0.5 * ret) == pytest.approx(0.5 * e.angle_deg, abs=tol)
+        assert dev(e.onset + e.duration + 0.02) < 0.5
+
+
+def test_posture_ground_truth_ranges_columns_and_balance(tmp_path):
+    for scenario, hold_max in [("neck_postures", 60.0), ("wrist_spasms", 30.0)]:
+        sim = simulate(scenario, seed=3)
+        ev = sim.events
+        assert list(ev.columns) == [*EVENT_COLUMNS, *CONTRACTION_COLUMNS]
+        c = _contractions(sim)
+        assert len(c) >= 8
+        assert c.angle_deg.between(15.0, 45.0).all()
+        fast, slow = c.ramp_s.between(0.3, 1.0), c.ramp_s.between(3.0, 6.0)
+        assert (fast | slow).all() and fast.sum() >= 3 and slow.sum() >= 3
+        assert c.hold_s.between(4.0, hold_max).all()
+        assert (c.duration - c.ramp_s - c.hold_s).between(0.5 - 1e-3, 3.0 + 1e-3).all()
+        with_tremor = c[c.co_contraction_g > 0]
+        assert 3 <= len(with_tremor) <= len(c) - 3
+        assert with_tremor.co_contraction_g.between(0.01, 0.05).all()
+        gaps = c.onset.values[1:] - (c.onset + c.duration).values[:-1]
+        assert gaps.min() >= 15.0 - 1e-3 and gaps.max() <= 40.0 + 1e-3  # quiet between episodes
+        tremor = ev[ev.trial_type == "tremor"]  # the co-contraction tremor, inside each hold
+        assert len(tremor) == len(with_tremor)
+        for e in with_tremor.itertuples():
+            hold_end = e.hold_onset + e.hold_s
+            inside = tremor[(tremor.onset >= e.hold_onset) & (tremor.onset + tremor.duration <= hold_end)]
+            assert len(inside) == 1
+            assert inside.amplitude_g.iloc[0] == pytest.approx(e.co_contraction_g, rel=1e-4)
+            assert inside.context.iloc[0] == "posture" and inside.regularity.iloc[0] > 0.1  # irregular
+            assert 3.0 <= inside.frequency_hz.iloc[0] <= 7.0
+        others = ev[ev.trial_type != "contraction"]
+        assert others.direction.isna().all() and others.hold_s.isna().all() and others.ramp_s.isna().all()
+        rec, path = write_simulation(sim, tmp_path / f"{scenario}.csv.gz")
+        back = read_events(path)
+        assert list(back.columns) == list(ev.columns)
+        assert list(back.direction[back.trial_type == "contraction"]) == list(c.direction)
+        assert back.direction[back.trial_type != "contraction"].map(lambda v: v is None).all()
+        pd.testing.assert_frame_equal(back[list(CONTRACTION_COLUMNS[1:])], ev[list(CONTRACTION_COLUMNS[1:])])
+        assert "\tn/a\t" in path.read_text()
+    # Phase-1 scenarios keep exactly the phase-1 columns.
+    assert list(simulate("rest_tremor", duration_s=20, seed=1).events.columns) == list(EVENT_COLUMNS)
+
+
+def test_contraction_episodes_are_always_complete():
+    for seed in range(6):
+        for scenario in ("neck_postures", "wrist_spasms", "neck_mix"):
+            d = 60.0 + 37.0 * seed
+            sim = simulate(scenario, duration_s=d, seed=seed, sample_rate_hz=25)
+            c = _contractions(sim)
+            assert ((c.onset + c.duration) <= d - 1.0 + 1e-3).all(), (scenario, seed)
+            assert ((c.hold_onset + c.hold_s) < c.onset + c.duration).all()
+
+
+def test_co_contraction_tremor_rides_on_the_hold():
+    """co_contraction_g is the tremor's amplitude_g (zero-to-peak per cycle, harmonics included, as
+    for every tremor row); sqrt(2) x RMS of its 2.5-7.5 Hz band is 0.5-1.3 of it (jerky, bursting)."""
+    ratios = []
+    for seed in (8, 9):
+        sim = simulate("neck_postures", seed=seed, ideal=True, sway_deg=0.0)
+        t = sim.frame.t.values
+        band = _band(sim.frame[ACC].values, 2.5, 7.5, 100.0)
+        quiet = 0
+        for e in _contractions(sim).itertuples():
+            inside = _inside(t, e.hold_onset, e.hold_s, 1.0)
+            amp = math.sqrt(2 * np.mean(np.sum(band[inside] ** 2, axis=1)))
+            if e.co_contraction_g > 0:
+                ratios.append(amp / e.co_contraction_g)
+            else:
+                assert amp < 0.002, e  # a still, quiet hold: no tremor-band motion
+                quiet += 1
+        assert quiet >= 2
+    assert len(ratios) >= 6
+    assert 0.45 < min(ratios) and max(ratios) < 1.35 and 0.6 < np.median(ratios) < 1.0, ratios
+
+
+def test_neck_sway_is_a_few_degrees_and_slow():
+    for seed in (1, 2):
+        sim = simulate("neck_sway", duration_s=240, seed=seed, ideal=True)
+        assert set(sim.events.trial_type) == {"sway", "physiological_tremor"}
+        acc = _band(sim.frame[ACC].values, 0.02, 1.0, 100.0) + sim.frame[ACC].values.mean(0)
+        g = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+        m = np.median(g, axis=0)
+        tilt = np.degrees(np.arccos(np.clip(g @ (m / np.linalg.norm(m)), -1, 1)))[500:-500]
+        assert 0.5 < np.percentile(tilt, 99) < 6.0  # a few degrees, never near a 15 deg threshold
+        gyro = sim.frame[GYRO].values
+        freqs = np.fft.rfftfreq(len(gyro), 0.01)
+        power = (np.abs(np.fft.rfft(gyro - gyro.mean(0), axis=0)) ** 2).sum(1)
+        slow = power[(freqs > 0.08) & (freqs < 0.55)].sum()
+        assert slow > 0.8 * power[(freqs > 0.02) & (freqs < 5.0)].sum()  # 0.1-0.5 Hz
+        # Heading stays put on average: sway is zero-mean, yaw comes back.
+        yaw = np.cumsum(gyro[:, 2]) * 0.01
+        assert np.abs(yaw).max() < 10.0
+
+
+def test_voluntary_head_moves_are_brief_out_and_back():
+    sim = simulate("neck_turns", seed=5, ideal=True, sway_deg=0.0)
+    ev = sim.events
+    assert "contraction" not in set(ev.trial_type)
+    moves = ev[ev.trial_type.isin(["head_turn", "nod", "head_tilt"])]
+    assert {"head_turn", "nod", "head_tilt"} <= set(moves.trial_type) and len(moves) >= 10
+    assert moves.duration.between(0.8 - 1e-3, 2.0 + 1e-3).all()
+    turns_nods = moves[moves.trial_type != "head_tilt"]
+    assert turns_nods.angle_deg.between(20, 70).all()
+    axis_of = {"head_turn": 2, "nod": 1, "head_tilt": 0}
+    for e in moves.itertuples():
+        t0, t1 = e.onset - 0.2, e.onset + e.duration + 0.2
+        t = sim.frame.t.values
+        i0, i1 = int(np.searchsorted(t, t0)), int(np.searchsorted(t, t1))
+        w = np.radians(sim.frame[GYRO].values[i0:i1])
+        rel, peak = Rotation.identity(), 0.0
+        for k in range(len(w) - 1):
+            rel = rel * Rotation.from_rotvec(0.5 * (w[k] + w[k + 1]) * 0.01)
+            peak = max(peak, rel.magnitude())
+        assert math.degrees(peak) == pytest.approx(e.angle_deg, abs=1.5), e
+        assert math.degrees(rel.magnitude()) < 0.5, e  # back where it started
+        main = np.abs(np.degrees(w)).max(axis=0)
+        assert main.argmax() == axis_of[e.trial_type], e
+
+
+def test_neck_walking_gait_and_glances():
+    sim = simulate("neck_walking", seed=3, ideal=True)
+    ev = sim.events
+    assert "contraction" not in set(ev.trial_type)
+    t = sim.frame.t.values
+    acc = sim.frame[ACC].values
+    walks = ev[ev.trial_type == "walking"]
+    assert len(walks) >= 2
+    spectra = 0
+    for e in walks.itertuples():
+        assert 1.5 <= e.frequency_hz <= 2.2  # 1.6-2.1 steps/s, +-10 % wander
+        inside = _inside(t, e.onset, e.duration, 3.0)
+        if e.duration < 20.0:
+            continue  # too short for a clean spectrum
+        vertical = acc[inside, 2] - acc[inside, 2].mean()
+        freqs = np.fft.rfftfreq(vertical.size, 0.01)
+        power = np.abs(np.fft.rfft(vertical)) ** 2
+        sel = (freqs > 0.5) & (freqs < 5.0)
+        assert freqs[sel][power[sel].argmax()] == pytest.approx(e.frequency_hz, abs=0.1)  # head bob
+        spectra += 1
+        assert 0.1 < vertical.std() < 0.4  # g
+        lp = _band(acc, 0.02, 0.5, 100.0) + acc.mean(0)
+        g = lp / np.linalg.norm(lp, axis=1, keepdims=True)
+        tilt = np.degrees(np.arccos(np.clip(g[inside] @ np.array([0.0, 0.0, 1.0]), -1, 1)))
+        assert tilt.max() < 14.0  # walking tilts the head a little, never like a dystonic posture
+    assert spectra >= 2
+    glances = ev[ev.trial_type == "head_turn"]
+    assert len(glances) >= 3 and (glances.duration <= 2.0 + 1e-3).all()
+    assert all(((walks.onset <= g.onset) & (walks.onset + walks.duration >= g.onset + g.duration)).any()
+               for g in glances.itertuples())  # fmt: skip
+
+
+def test_posture_scenarios_gyro_bias_is_fixed_and_recorded():
+    sim = simulate("neck_sway", duration_s=240, seed=7)
+    bias = np.array([float(b) for b in sim.meta["gyro_bias_dps"].split()])
+    assert np.all((np.abs(bias) >= 0.2) & (np.abs(bias) <= 0.5))
+    np.testing.assert_allclose(sim.frame[GYRO].values.mean(0), bias, atol=0.06)  # sway is zero-mean
+    ideal = simulate("neck_sway", duration_s=20, seed=7, ideal=True)
+    assert ideal.meta["gyro_bias_dps"] == "0.0000 0.0000 0.0000"
+    assert "gyro_bias_dps" not in simulate("neck_sway", duration_s=20, seed=7, gyro=False).meta
+    assert "gyro_bias_dps" not in simulate("rest_tremor", duration_s=20, seed=7).meta
+
+
+def test_posture_scenarios_accelerometer_only_variant_and_streaming():
+    both = simulate("neck_postures", duration_s=150, seed=9)
+    acc_only = simulate("neck_postures", duration_s=150, seed=9, gyro=False)
+    assert list(acc_only.frame.columns) == ["t", *ACC] and acc_only.meta["placement"] == "neck"
+    pd.testing.assert_frame_equal(acc_only.frame, both.frame[["t", *ACC]])
+    pd.testing.assert_frame_equal(acc_only.events, both.events)
+    stream = iter_simulation("neck_mix", duration_s=150, seed=9)
+    blocks = list(stream)
+    whole = simulate("neck_mix", duration_s=150, seed=9)
+    pd.testing.assert_frame_equal(pd.concat(blocks, ignore_index=True), whole.frame)
+    pd.testing.assert_frame_equal(stream.events(), whole.events)
+
+
+def test_posture_overrides_keep_the_scenario_and_bad_ones_are_clear_errors():
+    base = simulate("wrist_spasms", duration_s=200, seed=2)
+    fixed = simulate("wrist_spasms", duration_s=200, seed=2, posture_angle_deg=25.0)
+    assert (_contractions(fixed).angle_deg == 25.0).all()
+    cols = ["onset", "duration", "direction", "ramp_s", "hold_s"]
+    pd.testing.assert_frame_equal(_contractions(base)[cols], _contractions(fixed)[cols])
+    calm = simulate("neck_postures", duration_s=200, seed=2, sway_deg=0.0)
+    pd.testing.assert_frame_equal(calm.events, simulate("neck_postures", duration_s=200, seed=2).events)
+    with pytest.raises(ValueError, match="apply only to the posture scenarios"):
+        simulate("rest_tremor", duration_s=5, posture_angle_deg=30.0)
+    with pytest.raises(ValueError, match="posture_angle_deg must be a number of degrees in 1-90"):
+        simulate("neck_postures", duration_s=5, posture_angle_deg=-3.0)
+    with pytest.raises(ValueError, match="sway_deg must be"):
+        simulate("neck_sway", duration_s=5, sway_deg="lots")
+
+
+def test_neck_mix_shows_everything_and_keeps_postures_apart_from_movement():
+    sim = simulate("neck_mix", duration_s=900, seed=1)
+    ev = sim.events
+    c = _contractions(sim)
+    assert set(c.direction) == NECK_DIRECTIONS
+    assert {"walking", "head_turn", "nod", "sway"} <= set(ev.trial_type)
+    busy = ev[ev.trial_type.isin(["walking", "head_turn", "nod", "head_tilt"])]
+    for e in c.itertuples():
+        start, end = e.onset - 10.0, e.onset + e.duration
+        overlap = (busy.onset < end) & (busy.onset + busy.duration > start)
+        assert not overlap.any(), e  # at least 10 s of quiet before, nothing voluntary during

@@ -50,6 +50,12 @@ TRIAL_TYPES: tuple[str, ...] = (
     "rest",
     "posture",
     "gap",
+    # phase 2: dystonic postures and what must not be mistaken for them
+    "contraction",
+    "sway",
+    "head_turn",
+    "nod",
+    "head_tilt",
 )
 
 
@@ -64,7 +70,13 @@ class TruthRow:
     amplitude_g: float = math.nan  # zero-to-peak of the oscillating acceleration (vector), g
     regularity: float = math.nan  # coefficient of variation of the cycle periods
     context: str | None = None  # tremor: rest | posture | movement
-    angle_deg: float = math.nan  # zero-to-peak rotation of the tremor joint
+    angle_deg: float = math.nan  # tremor: zero-to-peak rotation of the tremor joint; contraction:
+    # plateau deviation from neutral; head_turn/nod/head_tilt: peak excursion (all deg)
+    direction: str | None = None  # contraction: clinical direction (see postures.DIRECTIONS)
+    ramp_s: float = math.nan  # contraction: duration of the ramp away from neutral
+    hold_onset_s: float = math.nan  # contraction: plateau start (s, recording clock)
+    hold_s: float = math.nan  # contraction: plateau duration
+    co_contraction_g: float = math.nan  # contraction: tremor amplitude during the hold (0: none)
 
     @property
     def displacement_cm(self) -> float:
@@ -163,6 +175,8 @@ class Scene:
         sample_rate_hz: float,
         frequency_hz: float | None = None,
         amplitude_g: float | None = None,
+        posture_angle_deg: float | None = None,
+        sway_deg: float | None = None,
     ) -> None:
         self.body = body
         self.rng = rng
@@ -170,6 +184,8 @@ class Scene:
         self.bandwidth_hz = BANDWIDTH_FRACTION * sample_rate_hz
         self.frequency_override_hz = frequency_hz
         self.amplitude_override_g = amplitude_g
+        self.posture_angle_override_deg = posture_angle_deg  # fixes every contraction's angle
+        self.sway_override_deg = sway_deg  # fixes the natural sway of the head (0: none)
         self.pose: dict[str, float] = {j: 0.0 for j in body.posture_joints}  # rad
         self.position_m = np.zeros(3)
         self.initial_pose = dict(self.pose)  # where the body starts, before any motion

@@ -15,6 +15,13 @@ World frame: X forward, Y left, Z up. Joint angles are in the chain's order
 plain set of angles and slow posture offsets (the dystonic postures of phase
 2) are more joints in the same chain: they compose with everything else.
 
+Wrist and neck chains carry three contraction joints (``CONTRACTION_JOINTS``)
+right before the sensor, about the sensor's own z, y and x axes: a dystonic
+posture or spasm (phase 2, :mod:`postures`) turns one of them away from zero
+and back, so its angle is exactly the deviation from the neutral posture in
+the sensor frame, with the sign conventions of ``recordings/README.md``.
+Joints that never move cost nothing and change no reading.
+
 Every chain ends with two fixed-axis joints for physiological tremor and a
 tremor joint whose axis is set per episode (e.g. pronation-supination about
 the forearm's x axis for parkinsonian rest tremor, flexion-extension about y
@@ -38,6 +45,9 @@ POSTURE_JOINTS: dict[str, tuple[str, ...]] = {
     "neck": ("heading", "trunk_pitch", "trunk_roll", "rot", "flex", "tilt"),
     "leg": ("heading", "pitch", "roll"),
 }
+
+#: Dystonic posture joints about the sensor's z, y and x axes (rotation, pitch, roll).
+CONTRACTION_JOINTS: tuple[str, str, str] = ("contraction_z", "contraction_y", "contraction_x")
 
 #: Shoulder-to-wrist vector of a hanging arm in the swing joint's frame (m): the
 #: pendulum of arm swing while walking (shoulder lateral to the trunk axis).
@@ -68,9 +78,12 @@ def make_body(placement: str, rng: np.random.Generator) -> BodyModel:
             Joint("swing", Y_AXIS, ARM_SWING_OFFSET_M),  # shoulder flexion (arm swing)
             Joint("yaw", Z_AXIS),
             Joint("pitch", Y_AXIS),
-            Joint("roll", X_AXIS),  # pronation (+) / supination
+            Joint("roll", X_AXIS),  # supination (+, thumb side up) / pronation
             Joint("flex", Y_AXIS),  # wrist flexion (+) / extension
             Joint("dev", Z_AXIS),  # radial (+) / ulnar deviation
+            Joint("contraction_z", Z_AXIS),  # radial (+) / ulnar deviation spasm
+            Joint("contraction_y", Y_AXIS),  # flexion (+) / extension spasm
+            Joint("contraction_x", X_AXIS),  # supination (+) / pronation spasm
             Joint("phys_a", Y_AXIS),
             Joint("phys_b", Z_AXIS),
             Joint("tremor", None, lever),
@@ -82,8 +95,11 @@ def make_body(placement: str, rng: np.random.Generator) -> BodyModel:
             Joint("trunk_pitch", Y_AXIS, (0.0, 0.0, 0.45)),  # hips -> base of the neck
             Joint("trunk_roll", X_AXIS),
             Joint("rot", Z_AXIS),  # head rotation (torticollis)
-            Joint("flex", Y_AXIS),  # forward flexion (+, anterocollis) / extension
-            Joint("tilt", X_AXIS),  # lateral tilt
+            Joint("flex", Y_AXIS),  # forward flexion (+, nose down) / extension
+            Joint("tilt", X_AXIS),  # lateral tilt (+: right ear down)
+            Joint("contraction_z", Z_AXIS),  # torticollis left (+) / right
+            Joint("contraction_y", Y_AXIS),  # anterocollis (+) / retrocollis
+            Joint("contraction_x", X_AXIS),  # laterocollis right (+) / left
             Joint("phys_a", Y_AXIS),
             Joint("phys_b", X_AXIS),
             Joint("tremor", None, lever),

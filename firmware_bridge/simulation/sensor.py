@@ -32,6 +32,10 @@ class SensorModel:
     gyro_noise_dps_per_rthz: float | None = None  # None: 0.005-0.015 per seed
     acc_bias_sd_g: float = 0.01  # constant per-axis offset, drawn once per seed
     gyro_bias_sd_dps: float = 0.3
+    # When set, each gyro axis's constant bias has a random sign and a magnitude drawn
+    # uniformly from (lo, hi) deg/s instead of N(0, gyro_bias_sd_dps): the posture
+    # scenarios use (0.2, 0.5), so a detector must estimate it (integrated, it is drift).
+    gyro_bias_range_dps: tuple[float, float] | None = None
     acc_lsb_g: float = 1.0 / 2048.0  # +/-16 g in int16
     acc_range_g: float = 16.0
     gyro_lsb_dps: float = 1.0 / 16.4  # +/-2000 dps in int16
@@ -42,6 +46,11 @@ class SensorModel:
     drops_per_min: float = 1.0  # lost-packet runs per minute (Poisson)
     drop_min_s: float = 0.05
     drop_max_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        r = self.gyro_bias_range_dps
+        if r is not None and not (len(r) == 2 and 0.0 <= float(r[0]) <= float(r[1])):
+            raise ValueError(f"gyro_bias_range_dps must be (lo, hi) with 0 <= lo <= hi, got {r!r}")
 
     @classmethod
     def ideal(cls) -> SensorModel:
@@ -73,6 +82,9 @@ class SensorModel:
             gyro_nd = float(rng.uniform(0.005, 0.015))
         acc_bias = rng.normal(0.0, 1.0, 3) * self.acc_bias_sd_g
         gyro_bias = rng.normal(0.0, 1.0, 3) * self.gyro_bias_sd_dps
+        if self.gyro_bias_range_dps is not None:  # drawn after the others: they stay the same
+            lo, hi = (float(v) for v in self.gyro_bias_range_dps)
+            gyro_bias = rng.choice([-1.0, 1.0], 3) * rng.uniform(lo, hi, 3)
         return ResolvedSensor(self, acc_nd, gyro_nd, acc_bias, gyro_bias)
 
 
