@@ -9,12 +9,12 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from bridge_helpers import reference_stream
 
-from tremorscope.cli_live import LiveFeed, StatusLine, angle_deg
+from tremorscope.cli_live import LiveFeed, StatusLine
 from tremorscope.store import Store
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and ptys")
@@ -84,14 +84,26 @@ def test_status_line_shows_link_and_detector_state():
 
     class Det:
         def status(self):
-            return {"band_rms_g": 0.0123, "dominant_hz": 5.2, "gravity_g": [0.0, 0.5, 0.866]}
+            return {"band_rms_g": 0.0123, "dominant_hz": 5.2, "deviation_deg": 30.4, "calibrated": True}
 
-    feed = LiveFeed(Src(), iter(()), [], StatusLine(enabled=False), neutral_g=np.array([0, 0, 1.0]))
-    feed.runner = type("R", (), {"detector": Det(), "session_id": None})()
+    info = SimpleNamespace(calibrate_s=None)
+    feed = LiveFeed(Src(), iter(()), [], StatusLine(enabled=False))
+    feed.runner = SimpleNamespace(detector=Det(), session_id=None, info=info)
     text = feed.status_text()
     for part in ("streaming 100 Hz", "dropped 2", "malformed 2", "gaps 1", "battery 81%",
                  "tremor 0.0123 g 5.2 Hz", "angle 30°", "episodes 0"):  # fmt: skip
         assert part in text, text
-    feed.runner = type("R", (), {"detector": object(), "session_id": None})()
+    feed.runner = SimpleNamespace(detector=object(), session_id=None, info=info)
     assert "tremor - - | angle -" in feed.status_text()  # a detector without status(): dashes
-    assert angle_deg([1, 0, 0], np.array([0, 1.0, 0])) == pytest.approx(90.0)
+
+    class Calibrating:
+        def status(self):
+            return {"deviation_deg": None, "calibrated": False}
+
+    # --calibrate: the line says to keep still until the detector has the neutral posture
+    feed.runner = SimpleNamespace(
+        detector=Calibrating(), session_id=None, info=SimpleNamespace(calibrate_s=5.0)
+    )
+    assert "calibrating: keep still" in feed.status_text()
+    feed.runner.info = info  # not calibrating: no neutral yet is just an unknown angle
+    assert "| angle - |" in feed.status_text()

@@ -236,6 +236,46 @@ class EpisodePrinter:
         click.echo(line)
 
 
+def calibration_options(f: F) -> F:
+    """``--calibrate SECONDS`` and ``--no-calibration`` (see tremorscope/calibration.py)."""
+    f = click.option(
+        "--no-calibration", "no_calibration", is_flag=True,
+        help="Ignore a neutral posture stored with `tremorscope calibrate`.",
+    )(f)  # fmt: skip
+    return click.option(
+        "--calibrate", "calibrate_s", type=float, default=None, metavar="SECONDS",
+        help="The first SECONDS (after 1 s of settling) are the person's neutral posture, held still "
+        "[default: a stored calibration of this device and placement, else learned from quiet posture].",
+    )(f)  # fmt: skip
+
+
+def check_calibrate_s(calibrate_s: float | None) -> None:
+    """``--calibrate`` must be a positive, finite number of seconds."""
+    if calibrate_s is not None and not (0 < calibrate_s < 3600):
+        raise CliError(f"--calibrate {calibrate_s:g}: give the seconds of keeping still, e.g. --calibrate 5")
+
+
+def session_notes(store: Store, session_id: int) -> list[str]:
+    """Lines after a session summary: the neutral posture used and what the stream cannot show."""
+    row = store.session(session_id) or {}
+    try:
+        extra = json.loads(row.get("extra_json") or "{}")
+    except json.JSONDecodeError:
+        extra = {}
+    if not isinstance(extra, dict):
+        return []
+    lines = []
+    if extra.get("neutral_from") == "calibrate_s":
+        lines.append(f"neutral posture: measured over the first {extra.get('calibrate_s', 0):g} s")
+    elif extra.get("neutral_from") == "stored":
+        lines.append(
+            f"neutral posture: stored calibration {extra.get('calibration_id')} "
+            "(`tremorscope calibrate --list`; --no-calibration ignores it)"
+        )
+    lines += [f"note: {limit}" for limit in extra.get("limits") or ()]
+    return lines
+
+
 def session_summary(result: SessionResult, store: Store) -> str:
     """The closing line(s) of a replay: what was logged and where."""
     skipped = result.skipped_missing + result.skipped_time
@@ -253,7 +293,8 @@ def session_summary(result: SessionResult, store: Store) -> str:
     ]
     if result.stopped_by:
         parts.append(f"stopped by {result.stopped_by}")
-    return ", ".join(parts) + f"\nlogged in {store.path}"
+    notes = "".join(f"\n{line}" for line in session_notes(store, result.session_id))
+    return ", ".join(parts) + notes + f"\nlogged in {store.path}"
 
 
 def finish_run(result: SessionResult) -> None:
@@ -294,19 +335,26 @@ def demo(db: str | None) -> None:
     help="Detector settings as a JSON object (see dsp/config.py).",
 )  # fmt: skip
 @click.option("--capture", "is_capture", is_flag=True, help="REC is a raw capture from `live --capture`.")
+@calibration_options
 def replay(
-    rec: str, db: str | None, placement: str | None, speed: str, config_path: str | None, is_capture: bool
-) -> None:
+    rec: str, db: str | None, placement: str | None, speed: str, config_path: str | None, is_capture: bool,
+    calibrate_s: float | None, no_calibration: bool,
+) -> None:  # fmt: skip
     """Replay recording REC (CSV or CSV.gz) through the real-time detector into the log.
 
-    Prints each episode as it starts and ends, then a summary.
+    Prints each episode as it starts and ends, then a summary. Sustained postures are
+    measured against the neutral posture: --calibrate SECONDS, else the one stored with
+    `tremorscope calibrate` for the recording's device and placement, else learned.
     """
+    from tremorscope.calibration import CalibrationError
     from tremorscope.session import replay_session
 
     speed_x = parse_speed(speed)
     config = load_config(config_path)
+    check_calibrate_s(calibrate_s)
     if placement is not None and not placement.strip():
         raise CliError("--placement is empty; use e.g. wrist, neck, hand or leg")
+    neutral = {"calibrate_s": calibrate_s, "use_stored_calibration": not no_calibration}
     with open_store(db) as store:
         before = store.latest_session_id()
         try:
@@ -316,13 +364,15 @@ def replay(
 
                     result = replay_capture(
                         store, rec, placement=placement, speed=speed_x, config=config,
-                        on_event=EpisodePrinter(progress),
+                        on_event=EpisodePrinter(progress), **neutral,
                     )  # fmt: skip
                 else:
                     result = replay_session(
                         store, rec, placement=placement, speed=speed_x, config=config,
-                        on_event=EpisodePrinter(progress), on_progress=progress.update,
+                        on_event=EpisodePrinter(progress), on_progress=progress.update, **neutral,
                     )  # fmt: skip
+        except CalibrationError as e:
+            raise CliError(_one_line(str(e))) from None
         except Exception as e:
             sid = store.latest_session_id()
             if sid is not None and sid != before:  # the session was started: say what is kept
@@ -383,6 +433,85 @@ def sessions(db: str | None, fmt: str) -> None:
         click.echo(df.to_csv(index=False, lineterminator="\n"), nl=False)
     else:
         click.echo(json.dumps(tables.records(df, list(df.columns)), indent=2))
+
+
+@main.command("calibrate")
+@click.argument("rec", required=False)
+@db_option
+@click.option(
+    "--placement", default=None,
+    help="Where the sensor is worn: neck, wrist, hand, leg... [default: from the recording].",
+)  # fmt: skip
+@click.option(
+    "--seconds", type=float, default=None, metavar="SECONDS",
+    help="Length of the still period, after 1 s of settling [default: 5].",
+)  # fmt: skip
+@click.option(
+    "--device", "device", default=None,
+    help="Live: sensor type or paired name. With REC: the device name its sessions are logged with "
+    "[default: from the recording].",
+)  # fmt: skip
+@click.option("--address", default=None, help="Live: Bluetooth address, or a paired name.")
+@click.option("--port", default=None, help="Live: serial port (e.g. /dev/ttyUSB0, COM3).")
+@click.option("--baud", type=int, default=None, help="Live: serial baud rate [default: the device's].")
+@click.option(
+    "--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Live: device option (see `devices`)."
+)
+@click.option("--list", "list_only", is_flag=True, help="List the stored calibrations and exit.")
+def calibrate_cmd(
+    rec: str | None, db: str | None, placement: str | None, seconds: float | None, device: str | None,
+    address: str | None, port: str | None, baud: int | None, opts: tuple[str, ...], list_only: bool,
+) -> None:  # fmt: skip
+    """Store the neutral posture of a sensor worn at a placement; later sessions use it.
+
+    The person holds their neutral posture still (head upright and facing forward; a limb
+    resting in its usual position). From a live sensor: `calibrate --device NAME
+    [--address ADDR | --port PORT] --placement neck`. From a recording: `calibrate REC.csv
+    --placement neck` uses its first seconds. Later `replay` and `live` sessions of the same
+    device and placement use the newest calibration unless given --calibrate or
+    --no-calibration.
+    """
+    from tremorscope.calibration import DEFAULT_CALIBRATE_S, CalibrationError, calibrate_recording
+
+    if list_only:
+        with open_store(db, create=False) as store:
+            click.echo(tables.calibrations_table(store.calibrations()))
+        return
+    seconds = DEFAULT_CALIBRATE_S if seconds is None else seconds
+    if not (0 < seconds <= 600):
+        raise CliError(f"--seconds {seconds:g}: give the seconds of keeping still, e.g. --seconds 5")
+    if placement is not None and not placement.strip():
+        raise CliError("--placement is empty; use e.g. neck, wrist, hand or leg")
+    if rec is not None:
+        if address or port:
+            raise CliError("give a recording REC or a live sensor (--address/--port), not both")
+        try:
+            got = calibrate_recording(rec, placement=placement, seconds=seconds, device=device)
+        except CalibrationError as e:
+            raise CliError(_one_line(str(e))) from None
+        cal, dev, place, source = got.calibration, got.device, got.placement, got.source
+    else:
+        if not device:
+            raise CliError("calibrate from a recording (REC) or a live sensor (--device NAME); see --help")
+        if not placement:
+            raise CliError(
+                "--placement is needed for a live calibration: where is the sensor worn (e.g. neck)?"
+            )
+        from tremorscope.cli_live import calibrate_live
+
+        cal, dev, source = calibrate_live(
+            device, address, port, baud, opts, seconds, placement.strip().lower()
+        )
+        place = placement.strip().lower()
+    with open_store(db) as store:
+        store.add_calibration(dev, place, cal.neutral_g, source, seconds=cal.seconds, details=cal.details())
+        row = store.calibration(dev, place)
+    assert row is not None
+    click.echo(f"stored {tables.calibration_line(row)}")
+    click.echo(
+        f"later sessions of {row['device']} at {row['placement']} use it "
+        f"(--no-calibration ignores it; --calibrate SECONDS replaces it for one session); log: {store.path}"
+    )
 
 
 @main.command()

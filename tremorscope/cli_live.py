@@ -31,7 +31,24 @@ from firmware_bridge.samples import SampleBlock
 from firmware_bridge.transports.base import Transport, TransportError
 from firmware_bridge.transports.pairing import PairingError, PairingStore, looks_like_address
 from tremorscope import __version__, tables
-from tremorscope.cli import CliError, db_option, load_config, open_store
+from tremorscope.calibration import (
+    Calibration,
+    CalibrationError,
+    calibration_window,
+    check_still,
+    choose_neutral,
+    hold_still_s,
+    measure_neutral,
+)
+from tremorscope.cli import (
+    CliError,
+    calibration_options,
+    check_calibrate_s,
+    db_option,
+    load_config,
+    open_store,
+    session_notes,
+)
 from tremorscope.paths import user_data_dir
 from tremorscope.session import SessionInfo, SessionResult, SessionRunner
 from tremorscope.store import COMPLETE, Store
@@ -39,9 +56,8 @@ from tremorscope.store import COMPLETE, Store
 PAIRING_FILE = "devices.json"
 STATUS_REFRESH_S = 0.25
 EXTRA_SAVE_S = 5.0
-#: Stillness limits for --calibrate: more movement than this and the calibration is refused.
-CALIBRATE_MAX_ACC_STD_G = 0.03
-CALIBRATE_MAX_GYRO_STD_DPS = 3.0
+#: Extra time allowed for the still period's samples to arrive (link start-up, buffering).
+PEEK_SLACK_S = 10.0
 
 
 def pairing_store() -> PairingStore:
@@ -238,19 +254,12 @@ def _fmt(v: Any, spec: str, unit: str = "") -> str:
     return f"{v:{spec}}{unit}"
 
 
-def angle_deg(gravity: Any, neutral: np.ndarray | None) -> float | None:
-    """Angle between the current gravity direction and the neutral one (degrees)."""
-    if gravity is None or neutral is None:
-        return None
-    g = np.asarray(gravity, dtype=float)
-    ng, nn = np.linalg.norm(g), np.linalg.norm(neutral)
-    if not (ng > 0 and nn > 0):
-        return None
-    return float(np.degrees(np.arccos(np.clip(np.dot(g, neutral) / (ng * nn), -1.0, 1.0))))
-
-
 class LiveFeed:
-    """The blocks a live session consumes, plus the live status, stats saving and calibration."""
+    """The blocks a live session consumes, plus the live status line and stats saving.
+
+    Blocks pass through unchanged: the raw log keeps what the sensor sent (the detector
+    estimates the gyroscope's offset itself), so a re-analysis or a capture replay sees the same.
+    """
 
     def __init__(
         self,
@@ -258,15 +267,11 @@ class LiveFeed:
         blocks: Iterator[SampleBlock],
         peeked: list[SampleBlock],
         status: StatusLine,
-        gyro_bias_dps: np.ndarray | None = None,
-        neutral_g: np.ndarray | None = None,
     ) -> None:
         self.source = source
         self._blocks = blocks
         self._peeked = peeked
         self.status = status
-        self.gyro_bias_dps = gyro_bias_dps
-        self.neutral_g = neutral_g
         self.runner: SessionRunner | None = None
         self.signals: LiveSignals | None = None
         self.extra: dict[str, Any] = {}
@@ -277,11 +282,9 @@ class LiveFeed:
 
     def __iter__(self) -> Iterator[SampleBlock]:
         try:
-            for block in self._peeked:
-                yield self._fix(block)
+            yield from self._peeked
             self._peeked = []
-            for block in self._blocks:
-                yield self._fix(block)
+            yield from self._blocks
         finally:
             if self.signals is not None:
                 self.signals.data_ended = True
@@ -289,11 +292,6 @@ class LiveFeed:
             if close is not None:
                 close()
             self.status.clear()
-
-    def _fix(self, block: SampleBlock) -> SampleBlock:
-        if self.gyro_bias_dps is not None and block.gyro is not None and len(block):
-            return SampleBlock(block.t, block.acc, block.gyro - self.gyro_bias_dps)
-        return block
 
     def on_block(self, runner: SessionRunner) -> None:
         """Runner hook after every block: log new link gaps, save stats, redraw the status."""
@@ -311,7 +309,7 @@ class LiveFeed:
         if runner is not None and runner.session_id is not None and now - self._saved >= EXTRA_SAVE_S:
             self._saved = now
             try:
-                runner.store.update_session(runner.session_id, extra_json=self.extra_json())
+                runner.store.merge_session_extra(runner.session_id, self.extra_json())
             except Exception:  # noqa: BLE001 - stats are informative; the runner commits data
                 pass
         if self.status.enabled:
@@ -329,24 +327,20 @@ class LiveFeed:
                 det = dict(runner.detector.status() or {})
             except Exception:  # noqa: BLE001
                 det = {}
-        neutral = det.get("neutral_g")  # the detector's own neutral, when it reports one
-        if neutral is not None and np.all(np.isfinite(np.asarray(neutral, dtype=float))):
-            self.neutral_g = np.asarray(neutral, dtype=float)
-        grav = det.get("gravity_g")
-        if self.neutral_g is None and grav is not None:
-            g = np.asarray(grav, dtype=float)
-            if np.all(np.isfinite(g)) and np.linalg.norm(g) > 0.5:  # first settled posture
-                self.neutral_g = g
-        ang = det.get("angle_deg")
-        if ang is None:
-            ang = angle_deg(det.get("gravity_g"), self.neutral_g)
+        # deviation from the detector's neutral posture; none until it knows one
+        angle = f"angle {_fmt(det.get('deviation_deg'), '.0f', '°')}"
+        calibrating = runner is not None and getattr(runner.info, "calibrate_s", None) is not None
+        if calibrating and det and not det.get("calibrated"):
+            angle = "calibrating: keep still"
+        elif det.get("in_contraction"):
+            angle += " HELD"
         power = det.get("band_rms_g")
         elapsed = tables.format_elapsed(time.monotonic() - self._started)
         batt = _fmt(st.battery_pct, ".0f", "%")
         return (
             f"{elapsed} {st.state} {_fmt(st.recent_rate_hz, '.0f', ' Hz')} "
             f"| tremor {_fmt(power, '.4f', ' g')} {_fmt(det.get('dominant_hz'), '.1f', ' Hz')} "
-            f"| angle {_fmt(ang, '.0f', '°')} | episodes {self.episodes} "
+            f"| {angle} | episodes {self.episodes} "
             f"| dropped {st.dropped} malformed {st.malformed + st.crc_errors} gaps {len(st.gaps)} "
             f"| battery {batt}"
         )
@@ -384,27 +378,31 @@ def _rate_from(blocks: list[SampleBlock]) -> float | None:
     return float(1.0 / np.median(d)) if len(d) else None
 
 
-def calibrate(blocks: list[SampleBlock]) -> dict[str, Any]:
-    """Gyro zero offset and neutral gravity from a still period; refuses if it moved."""
-    full = [b for b in blocks if len(b)]
-    if not full:
+def _peek_span(it: Iterator[SampleBlock], span_s: float, max_wait_s: float) -> list[SampleBlock]:
+    """Read blocks until they cover ``span_s`` of stream time or ``max_wait_s`` of wall time passed."""
+    got: list[SampleBlock] = []
+    first: float | None = None
+    end = time.monotonic() + max_wait_s
+    for block in it:
+        got.append(block)
+        if len(block):
+            first = float(block.t[0]) if first is None else first
+            if float(block.t[-1]) - first >= span_s:
+                break
+        if time.monotonic() > end:
+            break
+    return got
+
+
+def check_start_still(blocks: list[SampleBlock], calibrate_s: float, config: Any = None) -> dict[str, Any]:
+    """``--calibrate``: the first seconds must be still; their stillness measures, or a CliError."""
+    first_t = next((float(b.t[0]) for b in blocks if len(b)), None)
+    if first_t is None:
         raise CliError("no samples arrived during calibration; check the sensor and try again")
-    acc = np.vstack([b.acc for b in full])
-    gyros = [b.gyro for b in full if b.gyro is not None]
-    acc_std = float(np.max(np.std(acc, axis=0)))
-    out: dict[str, Any] = {"samples": int(len(acc)), "neutral_g": np.mean(acc, axis=0).tolist()}
-    out["acc_std_g"] = round(acc_std, 5)
-    if gyros:
-        gyro = np.vstack(gyros)
-        out["gyro_bias_dps"] = np.mean(gyro, axis=0).tolist()
-        out["gyro_std_dps"] = round(float(np.max(np.std(gyro, axis=0))), 4)
-        if out["gyro_std_dps"] > CALIBRATE_MAX_GYRO_STD_DPS:
-            acc_std = max(acc_std, 1.0)  # moving
-    if acc_std > CALIBRATE_MAX_ACC_STD_G:
-        raise CliError(
-            "the sensor moved during --calibrate; rest the arm on a table, keep still, and start again"
-        )
-    return out
+    try:
+        return check_still(blocks, *calibration_window(first_t, calibrate_s, config), config).as_dict()
+    except CalibrationError as e:
+        raise CliError(f"--calibrate: {e}") from None
 
 
 @click.command("live")
@@ -414,10 +412,7 @@ def calibrate(blocks: list[SampleBlock]) -> dict[str, Any]:
 @click.option("--baud", type=int, default=None, help="Serial baud rate [default: the device's].")
 @db_option
 @click.option("--placement", default="wrist", show_default=True, help="Where the sensor is worn.")
-@click.option(
-    "--calibrate", "calibrate_s", type=float, default=0.0,
-    help="Seconds to keep still at the start: measures gyro offset and the neutral posture.",
-)  # fmt: skip
+@calibration_options
 @click.option(
     "--capture", "capture_path", default=None, metavar="FILE.jsonl",
     help="Also record every raw payload to this file (for bug reports and test fixtures).",
@@ -435,8 +430,8 @@ def calibrate(blocks: list[SampleBlock]) -> dict[str, Any]:
 )  # fmt: skip
 def live_cmd(
     device: str, address: str | None, port: str | None, baud: int | None, db: str | None,
-    placement: str, calibrate_s: float, capture_path: str | None, duration_s: float | None,
-    opts: tuple[str, ...], config_path: str | None, watchdog_s: float,
+    placement: str, calibrate_s: float | None, no_calibration: bool, capture_path: str | None,
+    duration_s: float | None, opts: tuple[str, ...], config_path: str | None, watchdog_s: float,
     connect_timeout_s: float | None,
 ) -> None:  # fmt: skip
     """Monitor live from a sensor until Ctrl-C (or --duration); log episodes like `replay`.
@@ -446,8 +441,9 @@ def live_cmd(
     """
     if not placement.strip():
         raise CliError("--placement is empty; use e.g. wrist, neck, hand or leg")
-    if calibrate_s < 0 or (duration_s is not None and duration_s <= 0) or watchdog_s <= 0:
-        raise CliError("--calibrate, --duration and --watchdog must be positive numbers of seconds")
+    check_calibrate_s(calibrate_s)
+    if (duration_s is not None and duration_s <= 0) or watchdog_s <= 0:
+        raise CliError("--duration and --watchdog must be positive numbers of seconds")
     config = load_config(config_path)
     options = parse_options(opts)
     spec, address = resolve_device(device, address)
@@ -485,13 +481,15 @@ def live_cmd(
             source.connect()
         except TransportError as e:
             raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
-        hint = f"keep still for {calibrate_s:g} s" if calibrate_s else "Ctrl-C stops"
+        hold_s = hold_still_s(calibrate_s, config) if calibrate_s else 0.0
+        hint = f"hold the neutral posture still for {hold_s:.0f} s" if calibrate_s else "Ctrl-C stops"
         click.echo(f"connected; {hint}", err=True)
         it = iter(source)
-        need_s = max(calibrate_s, 1.0)
-        rate_guess = protocol.nominal_rate_hz or 100.0
-        peeked = _peek(it, int(need_s * rate_guess), need_s + 10.0)
-        cal = calibrate(peeked) if calibrate_s else None
+        need_s = max(hold_s, 1.0)
+        peeked = _peek_span(it, need_s, need_s + PEEK_SLACK_S)
+        stillness = check_start_still(peeked, calibrate_s, config) if calibrate_s else None
+        if calibrate_s:
+            click.echo("calibrated; Ctrl-C stops", err=True)
         rate = protocol.nominal_rate_hz or _rate_from(peeked)
         if rate is None:
             raise CliError(
@@ -510,27 +508,32 @@ def live_cmd(
     finally:
         signal.signal(signal.SIGTERM, old_term)
 
-    feed = LiveFeed(
-        source, it, peeked, status,
-        gyro_bias_dps=np.asarray(cal["gyro_bias_dps"]) if cal and "gyro_bias_dps" in cal else None,
-        neutral_g=np.asarray(cal["neutral_g"]) if cal else None,
-    )  # fmt: skip
+    feed = LiveFeed(source, it, peeked, status)
     feed.extra = {"transport": transport.kind, "where": transport.description, "options": options}
-    if cal:
-        feed.extra["calibration"] = cal
+    if stillness is not None:
+        feed.extra["calibration"] = stillness
     if capture_path:
         feed.extra["capture"] = str(Path(capture_path).resolve())
-    info = SessionInfo(
-        source=f"{transport.kind}:{address or port}",
-        sample_rate_hz=float(rate),
-        placement=placement.strip().lower(),
-        device=spec.name,
-        start_time=start_time,
-        mode="live",
-        extra=dict(feed.extra),
-    )
+    place = placement.strip().lower()
     try:
         with open_store(db) as store:
+            choice = choose_neutral(
+                store, spec.name, place, calibrate_s=calibrate_s, use_stored=not no_calibration
+            )
+            if choice.source == "stored":
+                click.echo(choice.describe(), err=True)
+            feed.extra.update(choice.extra())
+            info = SessionInfo(
+                source=f"{transport.kind}:{address or port}",
+                sample_rate_hz=float(rate),
+                placement=place,
+                device=spec.name,
+                start_time=start_time,
+                mode="live",
+                extra=dict(feed.extra),
+                neutral_g=choice.neutral_g,
+                calibrate_s=choice.calibrate_s,
+            )
             runner = SessionRunner(
                 store, info, config=config, on_event=feed.on_event,
                 stats=lambda: _stat_columns(source), stop_status=COMPLETE, handle_signals=False,
@@ -546,6 +549,8 @@ def live_cmd(
                 _save_live_stats(store, runner.session_id, feed)
             stopped = result.stopped_by or signals.requested
             click.echo(_summary(result, source, store, stopped))
+            for line in session_notes(store, result.session_id):
+                click.echo(line)
     finally:
         if capture is not None:
             capture.close()
@@ -607,7 +612,8 @@ def _stat_columns(source: LiveSource) -> dict[str, int]:
 def _save_live_stats(store: Store, session_id: int | None, feed: LiveFeed) -> None:
     if session_id is None:
         return
-    store.update_session(session_id, extra_json=feed.extra_json(), **_stat_columns(feed.source))
+    store.merge_session_extra(session_id, feed.extra_json())
+    store.update_session(session_id, **_stat_columns(feed.source))
     store.commit()
 
 
@@ -677,8 +683,14 @@ def replay_capture(
     speed: float | None = None,
     config: Any = None,
     on_event: Any = None,
+    calibrate_s: float | None = None,
+    use_stored_calibration: bool = True,
 ) -> SessionResult:
-    """Run a raw capture through the live decode path, the session runner and the detector."""
+    """Run a raw capture through the live decode path, the session runner and the detector.
+
+    The neutral posture is chosen as for ``replay`` (``--calibrate``, a stored calibration
+    of the capture's device and placement, or learned).
+    """
     try:
         source, transport = capture_source(path)
     except CaptureError as e:
@@ -688,10 +700,19 @@ def replay_capture(
     transport.speed = speed or 0.0
     it = iter(source)
     peeked = _peek(it, 200, 1e9)
+    if calibrate_s is not None:
+        peeked += _peek_span(it, hold_still_s(calibrate_s, config), 1e9)
     rate = source.protocol.nominal_rate_hz or _rate_from(peeked)
     if rate is None:
         _close_iter(it)
         raise CliError(f"{path}: no decodable samples in the capture")
+    stillness = None
+    if calibrate_s is not None:
+        try:
+            stillness = check_start_still(peeked, calibrate_s, config)
+        except CliError as e:
+            _close_iter(it)
+            raise CliError(f"{path}: {e.message}") from None
     header = transport.header
     first_t = next((float(b.t[0]) for b in peeked if len(b)), None)
     start = None
@@ -699,14 +720,22 @@ def replay_capture(
         start = datetime.fromtimestamp(float(header["t0"]) + first_t).astimezone()
     feed = LiveFeed(source, it, peeked, StatusLine(enabled=False))
     feed.extra = {"capture": str(Path(path).resolve()), "capture_header": header}
+    if stillness is not None:
+        feed.extra["calibration"] = stillness
+    place = (placement or "wrist").strip().lower()
+    device = str(header.get("device"))
+    choice = choose_neutral(store, device, place, calibrate_s=calibrate_s, use_stored=use_stored_calibration)
+    feed.extra.update(choice.extra())
     info = SessionInfo(
         source=str(Path(path).resolve()),
         sample_rate_hz=float(rate),
-        placement=(placement or "wrist").strip().lower(),
-        device=str(header.get("device")),
+        placement=place,
+        device=device,
         start_time=start,
         mode="replay",
         extra=dict(feed.extra),
+        neutral_g=choice.neutral_g,
+        calibrate_s=choice.calibrate_s,
     )
     runner = SessionRunner(
         store, info, config=config, on_event=on_event, stats=lambda: _stat_columns(source),
@@ -717,6 +746,62 @@ def replay_capture(
         return runner.run(feed)
     finally:
         _save_live_stats(store, runner.session_id, feed)
+
+
+# --------------------------------------------------------------------------- calibrate (live part)
+
+
+def calibrate_live(
+    device: str,
+    address: str | None,
+    port: str | None,
+    baud: int | None,
+    opts: tuple[str, ...],
+    seconds: float,
+    placement: str,
+) -> tuple[Calibration, str, str]:
+    """``tremorscope calibrate --device ...``: read a still period from a live sensor.
+
+    Returns the calibration, the device name later sessions are logged with (the sensor
+    type) and a description of the link. Nothing is logged as a session.
+    """
+    options = parse_options(opts)
+    spec, address = resolve_device(device, address)
+    protocol = make_protocol(spec, options)
+    transport = make_transport(spec, address, port, baud)
+    source = LiveSource(
+        transport, protocol, device=spec.name, watchdog_s=5.0,
+        first_connect_timeout_s=0.0 if transport.kind == "serial" else 30.0,
+    )  # fmt: skip
+    hold_s = hold_still_s(seconds)
+    old_term = _raise_on_sigterm()
+    it = None
+    try:
+        click.echo(f"connecting to {spec.name} on {transport.description} ...", err=True)
+        try:
+            source.connect()
+        except TransportError as e:
+            raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
+        click.echo(f"connected; hold the neutral posture still for {hold_s:.0f} s ...", err=True)
+        it = iter(source)
+        blocks = _peek_span(it, hold_s + 0.5, hold_s + PEEK_SLACK_S)
+        rate = protocol.nominal_rate_hz or _rate_from(blocks)
+        if rate is None:
+            raise CliError("no samples from the sensor; check the wiring, --baud and --device")
+        try:
+            cal = measure_neutral(iter(blocks), float(rate), seconds, placement=placement)
+        except CalibrationError as e:
+            raise CliError(str(e)) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    finally:
+        source.stop()
+        _close_iter(it)
+        shutdown = getattr(transport, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        signal.signal(signal.SIGTERM, old_term)
+    return cal, spec.name, f"{transport.kind}:{address or port}"
 
 
 COMMANDS = [devices_cmd, scan_cmd, pair_cmd, live_cmd, decode_cmd]

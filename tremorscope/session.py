@@ -50,6 +50,9 @@ class SessionInfo:
     mode: str = "replay"  # replay | demo | live | reanalysis
     extra: dict[str, Any] = field(default_factory=dict)
     parent_session_id: int | None = None  # for a re-analysis of a stored session
+    # the neutral posture (see tremorscope.calibration): a stored one, or the first seconds
+    neutral_g: list[float] | None = None  # gravity direction in the sensor frame, g
+    calibrate_s: float | None = None  # the person holds their neutral posture this long at the start
 
 
 @dataclass
@@ -123,8 +126,11 @@ class SessionRunner:
     ``runner.store.add_gap(runner.session_id, gap, origin="bridge")`` and refresh a status
     display). ``store_raw=False`` skips storing raw samples (a re-analysis of a stored
     session, whose raw samples are already in the log). ``stats()`` returns the source's
-    counters (see
-    :data:`STAT_COLUMNS`); they are written with each commit and at the end. A stop by
+    counters (see :data:`STAT_COLUMNS`); they are written with each commit and at the end.
+
+    The session's ``extra_json`` gets what the detector knows about posture: ``neutral_g``
+    (the neutral actually used, or None), ``calibrated``, ``limits`` (what the stream cannot
+    show, e.g. "accelerometer only: ...") and ``neutral_from``. A stop by
     signal ends with ``stop_status`` (``interrupted`` for a replay cut short; a live
     session, where Ctrl-C is the normal way to end, passes ``complete``).
     """
@@ -157,6 +163,7 @@ class SessionRunner:
         self.t_last_s: float | None = None
         self.has_gyro = info.has_gyro
         self.detector: StreamingDetector | None = None
+        self._posture_key: tuple[Any, ...] | None = None
 
     # ----- the run
 
@@ -165,9 +172,11 @@ class SessionRunner:
         info = self.info
         self.detector = StreamingDetector(
             info.sample_rate_hz, placement=info.placement, config=self.config,
-            start_time=info.start_time,
+            start_time=info.start_time, neutral_g=info.neutral_g, calibrate_s=info.calibrate_s,
         )  # fmt: skip
         used = getattr(self.detector, "config", None) or self.config
+        extra = dict(info.extra)
+        extra.setdefault("neutral_from", _neutral_from(info))
         self.session_id = self.store.begin_session(
             info.source,
             mode=info.mode,
@@ -178,7 +187,7 @@ class SessionRunner:
             start_time=info.start_time,
             config_json=used.to_json(),
             app_version=__version__,
-            extra_json=info.extra or None,
+            extra_json=extra,
             parent_session_id=info.parent_session_id,
         )
         sid = self.session_id
@@ -236,6 +245,7 @@ class SessionRunner:
             if self.has_gyro is None:
                 self.has_gyro = block.has_gyro
             self._log_events(self.detector.push_block(block))
+            self._note_posture()
         if self.on_block is not None:
             self.on_block(self)
         if self.store.commit_due():
@@ -254,6 +264,27 @@ class SessionRunner:
                 self.store.add_gap(sid, ev.gap)
             if self.on_event is not None:
                 self.on_event(ev, self)
+
+    def posture_extra(self) -> dict[str, Any]:
+        """The detector's posture facts for ``extra_json``: neutral used, calibrated, limits."""
+        det = self.detector
+        if det is None or det.has_gyro is None:  # no sample yet: nothing known
+            return {}
+        neutral = det.neutral
+        return {
+            "neutral_g": None if neutral is None else [round(float(v), 6) for v in neutral],
+            "calibrated": bool(det.status().get("calibrated")),
+            "limits": list(det.limits),
+        }
+
+    def _note_posture(self) -> None:
+        """Write the posture facts when they change in kind (so a crash still leaves them)."""
+        facts = self.posture_extra()
+        key = (facts.get("neutral_g") is None, facts.get("calibrated"), tuple(facts.get("limits") or ()))
+        if facts and key != self._posture_key:
+            self._posture_key = key
+            assert self.session_id is not None
+            self.store.merge_session_extra(self.session_id, facts)
 
     def _progress(self) -> dict[str, Any]:
         fields: dict[str, Any] = {
@@ -290,6 +321,12 @@ class SessionRunner:
             span_s = self.t_last_s - self.t_first_s
             if span_s > 0:
                 fields["effective_rate_hz"] = (self.samples - 1) / span_s
+        try:
+            facts = self.posture_extra()  # the neutral finally used
+        except Exception:  # noqa: BLE001 - a broken detector must not stop the session closing
+            facts = {}
+        if facts:
+            self.store.merge_session_extra(sid, facts)
         message = None
         if problem is not None:
             message = _one_line(problem)
@@ -315,6 +352,14 @@ class SessionRunner:
         )
 
 
+def _neutral_from(info: SessionInfo) -> str:
+    if info.calibrate_s is not None:
+        return "calibrate_s"
+    if info.neutral_g is not None:
+        return "given"
+    return "adaptive"
+
+
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text
@@ -332,6 +377,8 @@ def replay_session(
     mode: str = "replay",
     source_label: str | None = None,
     block_s: float = 1.0,
+    calibrate_s: float | None = None,
+    use_stored_calibration: bool = True,
 ) -> SessionResult:
     """Replay a recording file through the detector into ``store``.
 
@@ -339,20 +386,42 @@ def replay_session(
     defaults to the recording's metadata, else wrist. ``on_progress(fraction)`` is called
     after each block. Reader errors at open propagate before any session is created; errors
     mid-file end the session cleanly (everything before them kept) and propagate.
+
+    The neutral posture: ``calibrate_s`` takes the recording's first seconds (they must be
+    still, else :class:`~tremorscope.calibration.CalibrationError` before any session is
+    created); otherwise the newest stored calibration of the recording's device and placement
+    is used unless ``use_stored_calibration`` is False; otherwise it adapts.
     """
     from firmware_bridge.bids import open_recording  # canonical CSV, or a BIDS-Motion folder (issue 5)
     from firmware_bridge.replay import ReplaySource
+    from tremorscope.calibration import CalibrationError, choose_neutral, measure_neutral
 
     with open_recording(path) as reader:
+        place = (placement or reader.placement or "wrist").strip().lower()
+        choice = choose_neutral(
+            store, reader.device, place, calibrate_s=calibrate_s, use_stored=use_stored_calibration
+        )
+        extra: dict[str, Any] = {"recording_meta": dict(reader.meta), **choice.extra()}
+        if calibrate_s is not None:  # refuse a start that was not still, before logging anything
+            with open_recording(path) as head:
+                try:
+                    cal = measure_neutral(
+                        iter(head), float(head.sample_rate_hz), calibrate_s, placement=place, config=config
+                    )
+                except CalibrationError as e:
+                    raise CalibrationError(f"{path}: --calibrate {calibrate_s:g}: {e}") from None
+            extra["calibration"] = cal.stillness.as_dict()
         info = SessionInfo(
             source=source_label or str(Path(path).resolve()),
             sample_rate_hz=float(reader.sample_rate_hz),
-            placement=(placement or reader.placement or "wrist").strip().lower(),
+            placement=place,
             device=reader.device,
             start_time=reader.start_time,
             has_gyro=reader.has_gyro,
             mode=mode,
-            extra={"recording_meta": dict(reader.meta)},
+            extra=extra,
+            neutral_g=choice.neutral_g,
+            calibrate_s=choice.calibrate_s,
         )
         source = ReplaySource(reader, speed=speed, block_s=block_s)
 

@@ -123,8 +123,11 @@ def render_table(headers: list[str], rows: list[list[str]], right: set[int] | No
 
 
 def episodes_table(df: pd.DataFrame, t_origin_s: Mapping[int, float] | None = None) -> str:
-    """Episodes as an aligned table for people.
+    """Episodes as aligned text for people: tremor and contraction episodes each in their own table.
 
+    The two kinds share no measures (tremor: band, frequency, amplitude, severity, context;
+    contraction: direction, angles, onset speed, co-contraction), so one table for both would
+    be mostly empty cells. With both kinds present, each table gets a titled section.
     ``t_origin_s`` maps session id to the recording time of its first sample, so start/end
     read as time into the recording. An ``open`` column, when present, marks episodes still
     running (or cut short by an interrupted session).
@@ -133,30 +136,73 @@ def episodes_table(df: pd.DataFrame, t_origin_s: Mapping[int, float] | None = No
         return "no episodes"
     recs = records(df, list(df.columns))
     origins = t_origin_s or {}
-    contraction = any(r.get("kind") == "contraction" for r in recs)
-    headers = ["session", "#", "kind", "start", "end", "duration", "clock", "band", "Hz",
-               "severity", "amp g", "amp dps", "disp cm", "context"]  # fmt: skip
+    tremor = [r for r in recs if r.get("kind") != "contraction"]
+    contraction = [r for r in recs if r.get("kind") == "contraction"]
+    sections = []
+    if tremor:
+        sections.append((f"tremor episodes ({len(tremor)})", _tremor_table(tremor, origins)))
     if contraction:
-        headers += ["angle deg", "direction"]
-    rows = []
-    for r in recs:
-        t0 = origins.get(int(r["session_id"]), 0.0) or 0.0
-        start = None if r.get("start_s") is None else r["start_s"] - t0
-        end = None if r.get("end_s") is None else r["end_s"] - t0
-        end_txt = format_elapsed(end) + (" (open)" if r.get("open") else "")
-        row = [
-            str(r["session_id"]), str(r.get("episode_id", "")), r.get("kind") or "",
-            format_elapsed(start), end_txt, format_duration(r.get("duration_s")),
-            format_clock(r.get("start_time")), r.get("band") or "",
-            _num(r.get("dominant_hz"), ".1f"), r.get("severity") or "",
-            _num(r.get("amplitude_g"), ".3g"), _num(r.get("amplitude_dps"), ".3g"),
-            _num(r.get("displacement_cm"), ".2g"), r.get("context") or "",
+        sections.append(
+            (f"contraction episodes ({len(contraction)})", _contraction_table(contraction, origins))
+        )
+    if len(sections) == 1:
+        return sections[0][1]
+    return "\n\n".join(f"{title}\n{table}" for title, table in sections)
+
+
+def _when(r: Mapping[str, Any], origins: Mapping[int, float]) -> list[str]:
+    """session, #, start, end, duration, clock: the cells both episode tables begin with."""
+    t0 = origins.get(int(r["session_id"]), 0.0) or 0.0
+    start = None if r.get("start_s") is None else r["start_s"] - t0
+    end = None if r.get("end_s") is None else r["end_s"] - t0
+    end_txt = format_elapsed(end) + (" (open)" if r.get("open") else "")
+    return [
+        str(r["session_id"]), str(r.get("episode_id", "")), format_elapsed(start), end_txt,
+        format_duration(r.get("duration_s")), format_clock(r.get("start_time")),
+    ]  # fmt: skip
+
+
+_WHEN_HEADERS = ["session", "#", "start", "end", "duration", "clock"]
+_WHEN_RIGHT = {0, 1, 2, 3, 4}
+
+
+def _tremor_table(recs: list[dict[str, Any]], origins: Mapping[int, float]) -> str:
+    headers = [*_WHEN_HEADERS, "band", "Hz", "severity", "amp g", "amp dps", "disp cm", "context"]
+    rows = [
+        _when(r, origins)
+        + [
+            r.get("band") or "",
+            _num(r.get("dominant_hz"), ".1f"),
+            r.get("severity") or "",
+            _num(r.get("amplitude_g"), ".3g"),
+            _num(r.get("amplitude_dps"), ".3g"),
+            _num(r.get("displacement_cm"), ".2g"),
+            r.get("context") or "",
         ]  # fmt: skip
-        if contraction:
-            row += [_num(r.get("peak_angle_deg"), ".0f"), r.get("direction") or ""]
-        rows.append(row)
-    right = {0, 1, 3, 4, 5, 8, 10, 11, 12} | ({14} if contraction else set())
-    return render_table(headers, rows, right)
+        for r in recs
+    ]
+    return render_table(headers, rows, _WHEN_RIGHT | {7, 9, 10, 11})
+
+
+def _contraction_table(recs: list[dict[str, Any]], origins: Mapping[int, float]) -> str:
+    headers = [*_WHEN_HEADERS, "direction", "peak deg", "mean deg", "onset deg/s", "co-contraction g"]
+    rows = [
+        _when(r, origins)
+        + [
+            direction_text(r.get("direction")),
+            _num(r.get("peak_angle_deg"), ".0f"),
+            _num(r.get("mean_angle_deg"), ".0f"),
+            _num(r.get("onset_speed_dps"), ".3g"),
+            _num(r.get("co_contraction"), ".2g"),
+        ]  # fmt: skip
+        for r in recs
+    ]
+    return render_table(headers, rows, _WHEN_RIGHT | {7, 8, 9, 10})
+
+
+def direction_text(direction: str | None) -> str:
+    """A clinical direction for people: ``laterocollis_left`` -> ``laterocollis left``."""
+    return "" if _missing(direction) or not direction else str(direction).replace("_", " ")
 
 
 def sessions_table(df: pd.DataFrame) -> str:
@@ -182,6 +228,44 @@ def sessions_table(df: pd.DataFrame) -> str:
     return render_table(headers, rows, {0, 6, 8, 9, 10, 11, 12})
 
 
+def calibration_line(row: Mapping[str, Any]) -> str:
+    """One stored calibration for people (a row of ``Store.calibrations()``)."""
+    g = row.get("neutral_g") or []
+    d = row.get("details") or {}
+    vec = ", ".join(f"{float(v):+.3f}" for v in g)
+    still = [f"held {_num(row.get('seconds'), 'g')} s"]
+    if d.get("tilt_spread_deg") is not None:
+        still.append(f"posture spread {float(d['tilt_spread_deg']):.1f} deg")
+    if d.get("turn_dps") is not None:
+        still.append(f"turning {float(d['turn_dps']):.1f} deg/s")
+    return (
+        f"calibration {row.get('id')}: {row.get('device')} at {row.get('placement')}, "
+        f"neutral gravity ({vec}) g in the sensor frame; {', '.join(still)}; "
+        f"from {row.get('source')} at {format_clock(row.get('created_at'))}"
+    )
+
+
+def calibrations_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Stored calibrations as an aligned table (newest last)."""
+    rows = list(rows)
+    if not rows:
+        return "no stored calibrations; `tremorscope calibrate --help` says how to make one"
+    headers = ["id", "device", "placement", "created", "neutral gravity g", "seconds", "source"]
+    cells = [
+        [
+            str(r.get("id")),
+            str(r.get("device")),
+            str(r.get("placement")),
+            format_clock(r.get("created_at")),
+            " ".join(f"{float(v):+.3f}" for v in r.get("neutral_g") or []),
+            _num(r.get("seconds"), "g"),
+            _short_source(str(r.get("source") or "")),
+        ]  # fmt: skip
+        for r in rows
+    ]
+    return render_table(headers, cells, {0, 5})
+
+
 def _short_source(source: str, width: int = 40) -> str:
     name = os.path.basename(source) or source
     return name if len(name) <= width else "..." + name[-(width - 3) :]
@@ -204,6 +288,10 @@ def event_line(event: Event, t_origin_s: float = 0.0) -> str | None:
             bits.append(ep.severity)
         if ep.context:
             bits.append(ep.context)
+        if ep.direction:
+            bits.append(direction_text(ep.direction))
+        if ep.peak_angle_deg is not None:
+            bits.append(f"{ep.peak_angle_deg:.0f} deg")
         return ", ".join(bits)
     end = format_elapsed(ep.end_s - t_origin_s)
     bits = [f"{end}  {what} #{ep.episode_id} ended after {format_duration(ep.duration_s)}"]
@@ -213,6 +301,12 @@ def event_line(event: Event, t_origin_s: float = 0.0) -> str | None:
         bits.append(ep.severity)
     if ep.displacement_cm is not None:
         bits.append(f"{ep.displacement_cm:.2g} cm")
+    if ep.direction:
+        bits.append(direction_text(ep.direction))
     if ep.peak_angle_deg is not None:
         bits.append(f"peak {ep.peak_angle_deg:.0f} deg")
+    if ep.mean_angle_deg is not None:
+        bits.append(f"mean {ep.mean_angle_deg:.0f} deg")
+    if ep.onset_speed_dps is not None:
+        bits.append(f"onset {ep.onset_speed_dps:.3g} deg/s")
     return ", ".join(bits)
