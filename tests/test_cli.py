@@ -384,3 +384,46 @@ def test_commands_from_cli_modules_are_registered(tmp_path, monkeypatch):
     assert "cli_broken" in r.stderr  # a warning, not a crash
     h = run("--help")
     assert "hello" in h.stdout and "replay" in h.stdout and "episodes" in h.stdout
+
+
+# --------------------------------------------------------------------------- both kinds in the export
+
+
+def test_export_cells_by_kind_csv_json_and_table(tmp_path):
+    """CSV keeps EPISODE_COLUMNS exactly: a contraction row has empty tremor cells and a tremor
+    row empty contraction cells; JSON has nulls there; the table shows each kind's measures."""
+    from dsp.events import Episode
+
+    db = tmp_path / "log.db"
+    tremor = Episode(1, "tremor", 10.0, 40.0, 12.5, dominant_hz=5.1, band="5-8 Hz", stability=0.2,
+                     amplitude_g=0.05, amplitude_dps=30.0, displacement_cm=0.4, severity="slight",
+                     context="rest")  # fmt: skip
+    spasm = Episode(2, "contraction", 50.0, 80.5, 53.0, peak_angle_deg=38.2, mean_angle_deg=31.4,
+                    direction="laterocollis_left", onset_speed_dps=41.0, co_contraction=0.012)  # fmt: skip
+    with Store(db) as st:
+        sid = st.begin_session("rec.csv", placement="neck")
+        st.upsert_episode(sid, tremor, open=False)
+        st.upsert_episode(sid, spasm, open=True)
+        st.finish_session(sid, t_start_s=0.0)
+    header, rows = parse_csv(run("episodes", "--db", str(db), "--format", "csv").stdout)
+    assert header == list(EPISODE_COLUMNS)
+    t, c = rows
+    contraction_only = ["peak_angle_deg", "mean_angle_deg", "direction", "onset_speed_dps", "co_contraction"]
+    tremor_only = ["dominant_hz", "band", "stability", "amplitude_g", "amplitude_dps", "displacement_cm",
+                   "severity", "context"]  # fmt: skip
+    assert [t[k] for k in contraction_only] == [""] * 5
+    assert [c[k] for k in tremor_only] == [""] * 8
+    assert c["direction"] == "laterocollis_left" and float(c["peak_angle_deg"]) == 38.2
+    assert float(c["co_contraction"]) == 0.012 and t["severity"] == "slight"
+    data = json.loads(run("episodes", "--db", str(db), "--format", "json").stdout)
+    assert data[0]["direction"] is None and data[1]["dominant_hz"] is None
+    assert data[1]["onset_speed_dps"] == 41.0
+
+    lines = run("episodes", "--db", str(db)).stdout.splitlines()
+    assert lines[0] == "tremor episodes (1)" and "slight" in lines[3] and "rest" in lines[3]
+    assert lines[4] == "" and lines[5] == "contraction episodes (1)"
+    assert lines[6].split() == ["session", "#", "start", "end", "duration", "clock", "direction", "peak",
+                                "deg", "mean", "deg", "onset", "deg/s", "co-contraction", "g"]  # fmt: skip
+    cells = lines[8].split()
+    assert cells[:4] == ["1", "2", "00:50", "01:20"] and "(open)" in lines[8]
+    assert "laterocollis left" in lines[8] and cells[-4:] == ["38", "31", "41", "0.012"]

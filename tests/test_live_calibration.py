@@ -168,3 +168,27 @@ def test_live_calibrate_refuses_a_nod_and_logs_nothing(tmp_path):
         last = res.stderr.strip().splitlines()[-1]  # progress lines first, then one error line
         assert last.startswith("Error: ") and re.search(r"moved while calibrating \(tilted 2\d deg\)", last)
     assert not os.path.exists(db) or Store(db).latest_session_id() is None
+
+
+def test_capture_replay_chooses_the_neutral_like_replay(tmp_path):
+    db = str(tmp_path / "log.db")
+    cap = str(tmp_path / "cap.jsonl")
+    with Sensor(str(tmp_path / "tty")) as dev:
+        r = run("live", "--device", "reference", "--port", dev.link, "--placement", "neck",
+                "--db", db, "--duration", "3", "--capture", cap)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert extra(db, 1)["neutral_from"] == "adaptive"
+    r = run("replay", "--capture", cap, "--placement", "neck", "--calibrate", "1", "--db", db)
+    assert r.exit_code == 0, r.output
+    ex = extra(db, 2)
+    assert ex["neutral_from"] == "calibrate_s" and ex["calibrated"] is True
+    assert ex["calibration"]["samples"] >= 100
+    with Store(db) as st:
+        cid = st.add_calibration("reference", "neck", [0.0, 0.0, 1.0], "test")
+    assert run("replay", "--capture", cap, "--placement", "neck", "--db", db).exit_code == 0
+    ex = extra(db, 3)
+    assert (
+        ex["neutral_from"] == "stored" and ex["calibration_id"] == cid and ex["neutral_g"] == [0.0, 0.0, 1.0]
+    )
+    r = run("replay", "--capture", cap, "--placement", "neck", "--calibrate", "5", "--db", db)
+    assert r.exit_code != 0 and "only" in r.output  # 3 s of data cannot hold a 5 s calibration
