@@ -233,6 +233,12 @@ def _machine() -> dict:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
+        # Uncommitted changes in the core make the figures those of a work in progress.
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "dsp"], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        if dirty:
+            commit += " (dsp/ has uncommitted changes)"
     except (OSError, subprocess.CalledProcessError):
         commit = None
     return {
@@ -481,6 +487,11 @@ def main(
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     report = {"machine": _machine(), "repeat": repeat, "chunk_s": chunk_s, "runs": []}
+    m = report["machine"]
+    click.echo(
+        f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
+        f"pandas {m['pandas']}, ParaDigMa {m['paradigma'] or 'not installed'}, commit {m['commit']}"
+    )
     failed = False
     for h in hour_list:
         try:
