@@ -408,12 +408,21 @@ class BidsMotionReader:
             )  # fmt: skip
         m = re.search(r"could not convert string to float: '([^']*)'", text)
         if m:
+            where = self._find_value(m.group(1), line)
             return self._error(
                 self.motion_path,
-                f"non-numeric value {m.group(1)!r} in the rows starting here; fix it or write n/a",
-                line,
+                f"non-numeric value {m.group(1)!r}; fix it or write n/a for a missing value",
+                where,
             )
         return self._error(self.motion_path, f"cannot parse rows starting here ({text})", line)
+
+    def _find_value(self, value: str, first_line: int) -> int:
+        """The line holding ``value`` as a cell, from ``first_line`` on (for error messages)."""
+        with open(self.motion_path, encoding="utf-8", errors="replace") as f:
+            for number, text in enumerate(f, start=1):
+                if number >= first_line and value in (c.strip() for c in text.split("\t")):
+                    return number
+        return first_line
 
     def _accept(self, data: np.ndarray, index0: int, t_offset: float) -> SampleBlock:
         acc = data[:, self._acc_idx] * self._acc_scale

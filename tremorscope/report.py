@@ -751,6 +751,18 @@ def _hours(seconds: float) -> str:
     return f"{h} h {rem // 60:02d} min" if h else f"{rem // 60} min"
 
 
+def _span(seconds: float) -> str:
+    """A duration in words for people: 40.0 s, 1 min 20 s, 2 h 05 min."""
+    if not math.isfinite(seconds):
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        m, sec = divmod(int(round(seconds)), 60)
+        return f"{m} min {sec:02d} s"
+    return _hours(seconds)
+
+
 def _pct(part: float, whole: float) -> str:
     return _num(part / whole * 100, ".1f", " %") if whole > 0 else "—"
 
@@ -914,8 +926,8 @@ def _overview_html(data: ReportData, ov: Overview) -> str:
         (
             "Contraction episodes",
             _num(ov.contraction_per_h, ".2f", " per hour"),
-            f"{ov.contraction_episodes} in total, {format_duration(ov.contraction_total_s) or '0 s'}; "
-            f"median {format_duration(ov.contraction_median_s) or '—'}",
+            f"{ov.contraction_episodes} in total, {_span(ov.contraction_total_s)}; "
+            f"median {_span(ov.contraction_median_s)}",
         ),
         (
             "Dominant tremor band",
@@ -954,7 +966,10 @@ def _overview_html(data: ReportData, ov: Overview) -> str:
         ]
     )
     classes = _table(
-        ["severity class", "time", "% of assessable time", "% of wear time"], rows, cls="compact"
+        ["severity class", "time", "% of assessable time", "% of wear time"],
+        rows,
+        cls="compact",
+        tid="class-table",
     )
     ctx_total = sum(ov.context_s.values())
     ctx = ", ".join(
@@ -962,7 +977,7 @@ def _overview_html(data: ReportData, ov: Overview) -> str:
     )
     facts = [
         f"Tremor episodes: {ov.tremor_episodes}"
-        + (f", median {format_duration(ov.tremor_median_s)}" if ov.tremor_episodes else ""),
+        + (f", median {_span(ov.tremor_median_s)}" if ov.tremor_episodes else ""),
         f"Tremor context (share of tremor time): {ctx or '—'}",
         f"Median tremor displacement: {_num(ov.median_disp_cm, '.2g', ' cm')} (zero to peak)",
         f"Time in contraction: {_hours(ov.contraction_time_s)} "
@@ -1035,7 +1050,7 @@ def _trends_html(data: ReportData, panels: list[DayData], numbers: dict[int, int
             "contraction %",
             "diary",
         ]
-        out.append(_table(headers, rows, cls="compact num"))
+        out.append(_table(headers, rows, cls="compact num", tid="daily-table"))
     out.append("</section>")
     return "\n".join(out)
 
@@ -1149,7 +1164,7 @@ def _diary_html(data: ReportData, numbers: dict[int, int]) -> str:
                 _td(e.text),
             ]
         )
-    out.append(_table(["#", "time", "kind", "note"], rows, cls="compact diary"))
+    out.append(_table(["#", "time", "kind", "note"], rows, cls="compact diary", tid="diary-table"))
     out.append("</section>")
     return "\n".join(out)
 
@@ -1228,7 +1243,9 @@ def _quality_html(data: ReportData) -> str:
         "link",
         "status",
     ]
-    out.append('<div class="scroll">' + _table(headers, rows, cls="compact num") + "</div>")
+    out.append(
+        '<div class="scroll">' + _table(headers, rows, cls="compact num", tid="quality-table") + "</div>"
+    )
     notes = [
         "Data gaps are stretches without samples longer than the detector's gap limit; nothing is inferred "
         "inside them. Dropped packets were lost in the receiving computer's queue, malformed ones could "
@@ -1255,7 +1272,7 @@ def _quality_html(data: ReportData) -> str:
             )
             grow.append([_td(r.session_id), _td(when), _td(format_duration(r.length)), _td(r.origin)])
         out.append("<h3>Longest data gaps</h3>")
-        out.append(_table(["session", "from", "length", "noticed by"], grow, cls="compact"))
+        out.append(_table(["session", "from", "length", "noticed by"], grow, cls="compact", tid="gap-table"))
     out.append("</section>")
     return "\n".join(out)
 

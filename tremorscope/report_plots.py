@@ -229,8 +229,7 @@ def glance_png(
     )
     titles = ("Tremor (% of assessable time)", "Contraction (% of time)")
     for ax, data, cmap, title in zip(axes, (tremor, contraction), cmaps, titles, strict=True):
-        cmap = cmap.copy()
-        cmap.set_bad(NOT_RECORDED_COLOR)
+        cmap = cmap.with_extremes(bad=NOT_RECORDED_COLOR)
         pct = data * 100
         vmax = max(20.0, float(np.nanmax(pct))) if np.isfinite(pct).any() else 20.0
         img = ax.imshow(
