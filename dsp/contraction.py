@@ -46,6 +46,7 @@ DIRECTIONS["head"] = DIRECTIONS["neck"]
 DIRECTIONS["hand"] = DIRECTIONS["wrist"]
 GENERIC = ("pitch_down", "pitch_up", "roll_left", "roll_right", "yaw_left", "yaw_right")
 HISTORY_S = 12.0  # how far back an onset may be traced
+SLOW_LAG_S = 0.5  # delay of the slow (1 s Hann) posture signal
 
 
 def direction_names(placement: str) -> tuple[str, ...]:
@@ -70,6 +71,7 @@ class ConAcc:
     onset_speed_dps: float = 0.0
     last_above_s: float = 0.0  # end of the last bin at or above the release angle
     below_since_s: float | None = None
+    near_s: float | None = None  # when, after dropping below release, it came back near neutral
     last_update_s: float = -math.inf
     hold_start_s: float = 0.0
 
@@ -78,6 +80,7 @@ class ConAcc:
 class ConState:
     run_bins: int = 0  # consecutive qualifying bins before an episode starts
     run_cross_s: float | None = None
+    run: ConAcc | None = None  # their running totals
     episode: ConAcc | None = None
     below: int = 0  # consecutive bins below release inside an episode
     hist_t: list = field(default_factory=list)  # recent (end time, deviation, speed) for onset
@@ -93,7 +96,9 @@ class ContractionTracker:
         self.names = direction_names(placement)
         self.dt = bin_dur_s
         self.has_gyro = has_gyro
-        self.start_n = max(1, int(round(config.contraction_min_hold_s / bin_dur_s)))
+        # The slow posture signal lags the posture by about half a second (a 1 s window), so
+        # min_hold - 0.5 s of it at or above the threshold means the posture was held min_hold.
+        self.start_n = max(1, int(round((config.contraction_min_hold_s - SLOW_LAG_S) / bin_dur_s)))
         self.end_n = max(1, int(round(config.contraction_end_hold_s / bin_dur_s)))
         self.hist_n = int(round(HISTORY_S / bin_dur_s))
         self.next_id = next_id  # shared id counter (callable)
@@ -128,31 +133,30 @@ class ContractionTracker:
                 j = _next(np.flatnonzero(qual[i:]), n - i) + i
                 if j > i:
                     self._remember(st, end_s[i:j], dev[i:j], speed[i:j])
-                    if not qual[i:j].all():
-                        st.run_bins, st.run_cross_s = 0, None
+                    st.run_bins, st.run_cross_s, st.run = 0, None, None
                     i = j
                     continue
                 k = _next(np.flatnonzero(~qual[i:]), n - i) + i  # qualifying run i..k-1
-                if st.run_cross_s is None:
+                if st.run is None:
                     st.run_cross_s = float(end_s[i] - self.dt)
+                    st.run = ConAcc(start_s=st.run_cross_s, cross_s=st.run_cross_s)
                 need = self.start_n - st.run_bins
-                if k - i >= need:
-                    s = i + need
-                    self._remember(st, end_s[i:s], dev[i:s], speed[i:s])
-                    ep = ConAcc(start_s=self._trace_onset(st), cross_s=st.run_cross_s)
+                s = i + need if k - i >= need else k
+                self._remember(st, end_s[i:s], dev[i:s], speed[i:s])
+                self._accumulate(st.run, i, s, end_s, dev, pitch, roll, yaw, band_ms, over_rel)
+                if s - i == need:
+                    ep = st.run
+                    ep.start_s = self._trace_onset(st)
                     ep.episode_id = self.next_id()
                     ep.detected_at_s = float(end_s[s - 1])
                     ep.hold_start_s = st.run_cross_s
                     ep.onset_speed_dps = self._onset_speed(st, ep.start_s)
-                    st.episode, st.run_bins, st.run_cross_s, st.below = ep, 0, None, 0
-                    self._accumulate(ep, i, s, end_s, dev, pitch, roll, yaw, band_ms, over_rel)
+                    st.episode, st.run, st.run_bins, st.run_cross_s, st.below = ep, None, 0, None, 0
                     events.append(Event(STARTED, ep.detected_at_s, episode=self._episode(ep)))
                     ep.last_update_s = ep.detected_at_s
-                    i = s
                 else:
-                    self._remember(st, end_s[i:k], dev[i:k], speed[i:k])
-                    st.run_bins += k - i
-                    i = k
+                    st.run_bins += s - i
+                i = s
                 continue
             ep = st.episode
             # inside an episode: bins at or above the release angle keep it going
@@ -163,7 +167,7 @@ class ContractionTracker:
                 stop = min(j, u + 1)
                 self._accumulate(ep, i, stop, end_s, dev, pitch, roll, yaw, band_ms, over_rel)
                 st.below = 0
-                ep.below_since_s = None
+                ep.below_since_s = ep.near_s = None
                 if u < j:
                     events.append(Event(UPDATED, float(end_s[u]), episode=self._episode(ep)))
                     ep.last_update_s = float(end_s[u])
@@ -177,21 +181,22 @@ class ContractionTracker:
                 ep.below_since_s = float(end_s[i] - self.dt)
             k = _next(np.flatnonzero(over_rel[i:] | ~known[i:]), n - i) + i
             need = self.end_n - st.below
-            if k - i >= need:
-                e = i + need
-                seg = dev[i:e]
-                near = np.flatnonzero(seg <= 0.3 * thr)
-                off = float(end_s[i + near[0]] - self.dt) if near.size else ep.below_since_s
+            e = i + need if k - i >= need else k
+            if ep.near_s is None:
+                near = np.flatnonzero(dev[i:e] <= 0.3 * thr)
+                if near.size:
+                    ep.near_s = float(end_s[i + near[0]] - self.dt)
+            self._remember(st, end_s[i:e], dev[i:e], speed[i:e])
+            if e - i == need:
+                off = ep.near_s if ep.near_s is not None else ep.below_since_s
                 events.append(self._end(st, float(end_s[e - 1]), max(off, ep.below_since_s)))
-                self._remember(st, end_s[i:e], dev[i:e], speed[i:e])
-                i = e
             else:
-                st.below += k - i
-                i = k
+                st.below += e - i
+            i = e
         return events
 
     def end_open(self, st: ConState, at_s: float, last_data_s: float) -> list[Event]:
-        st.run_bins, st.run_cross_s = 0, None
+        st.run_bins, st.run_cross_s, st.run = 0, None, None
         st.hist_t, st.hist_d, st.hist_v = [], [], []
         if st.episode is None:
             return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from dsp.config import ORTHOSTATIC_BAND, Band, DetectorConfig
 from dsp.contraction import ConState, ContractionTracker
-from dsp.events import ENDED, EPISODE_COLUMNS, GAP, MINUTE, SEVERITY_CLASSES, Event, Gap
+from dsp.events import ENDED, EPISODE_COLUMNS, GAP, MINUTE, SEVERITY_CLASSES, STARTED, Event, Gap
 from dsp.features import BinFeatures, Bins, FeatureState
 from dsp.filters import bandpass_sos
 from dsp.grid import GridState, Hole, Segment, regrid
@@ -59,6 +59,7 @@ class DetectorState:
     posture: PostureState = field(default_factory=PostureState)
     contraction: ConState = field(default_factory=ConState)
     next_episode_id: int = 1
+    next_provisional_id: int = -1  # ids handed out mid-block, renumbered in time order after it
     next_k: int | None = None  # grid index expected next (None: a new segment starts)
     pending: np.ndarray | None = None  # grid samples of the unfinished bin
     pending_filled: np.ndarray | None = None  # which of them were interpolated across a hole
@@ -267,9 +268,34 @@ class StreamingDetector:
         )
 
     def _next_id(self) -> int:
-        i = self.state.next_episode_id
-        self.state.next_episode_id += 1
+        """A provisional id; ``_number_episodes`` gives final ids in order of detection."""
+        i = self.state.next_provisional_id
+        self.state.next_provisional_id -= 1
         return i
+
+    def _number_episodes(self, events: list[Event]) -> None:
+        """Final episode ids in order of detection time (then kind), whatever the chunking:
+        within a block the two trackers run one after the other."""
+        started = [e for e in events if e.type == STARTED and e.episode.episode_id < 0]
+        if not started:
+            return
+        started.sort(key=lambda e: (e.at_s, e.episode.kind))
+        st = self.state
+        final = {}
+        for e in started:
+            final[e.episode.episode_id] = st.next_episode_id
+            st.next_episode_id += 1
+        for i, e in enumerate(events):
+            if e.episode is not None and e.episode.episode_id in final:
+                events[i] = replace(e, episode=replace(e.episode, episode_id=final[e.episode.episode_id]))
+        for fin in (self._tracker.finished, self._contraction.finished):
+            for i in range(len(fin) - 1, -1, -1):
+                if fin[i].episode_id >= 0:
+                    break
+                fin[i] = replace(fin[i], episode_id=final[fin[i].episode_id])
+        for acc in (st.tracker.episode, st.contraction.episode):
+            if acc is not None and acc.episode_id in final:
+                acc.episode_id = final[acc.episode_id]
 
     def _wall_clock(self, t_s: float) -> str | None:
         if self.start_time is None or self.state.grid.first_t is None:
@@ -361,6 +387,7 @@ class StreamingDetector:
         )
         if not self.has_gyro:  # the spectrum check needs the samples themselves
             cur["y"] = bb.y.reshape(nnew, self.bin_n, -1)
+        first_event = len(events)
         self._contraction_bins(bin0, bins, cur["valid"], events)
         hist = st.history
         nh = 0 if hist is None else hist["valid"].shape[0]
@@ -372,6 +399,9 @@ class StreamingDetector:
         keep = min(w - 1, total)
         st.history = {k: v[total - keep :] for k, v in joined.items()}
         if total < w:
+            block_events = events[first_event:]
+            self._number_episodes(block_events)
+            events[first_event:] = block_events
             return
         spec = self.band
         r = decide(WindowInputs(**joined), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg, self._limb)
@@ -400,10 +430,13 @@ class StreamingDetector:
             cycle_df_hz=bb.cycle_df_hz[okw][sel],
         )
         new_events = self._tracker.process(st.tracker, wb)
-        for e in new_events:
-            if e.type == ENDED:
-                self._note_ended(e)
         events += new_events
+        block_events = events[first_event:]
+        self._number_episodes(block_events)
+        events[first_event:] = block_events
+        for e in block_events:
+            if e.type == ENDED and e.episode.kind == "tremor":
+                self._note_ended(e)
         st.last_window_end_s = float(end_s[-1])
         # per-bin labels for the minute summaries (window centre bin)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -438,18 +471,17 @@ class StreamingDetector:
         cfg = self.config
         lf_acc = bins.lf[:, 0:3]
         band_ms = bins.band.ms[:, 0:3].sum(axis=1).astype(np.float64)
+        # not walking or shaking: a posture can be counted as held (the pull itself may be fast)
         still = band_ms < cfg.contraction_max_activity_g**2
+        quiet = valid & still  # ...and not turning either: the neutral may learn from it
         gyro_mean = None
         if self.has_gyro:
             gyro_mean = bins.mean[:, 3:6]
             lf_rot = np.sqrt((bins.lf[:, 3:6].astype(np.float64) ** 2).sum(axis=1))
-            still &= lf_rot < cfg.movement_dps
-        pb = self._posture.process(st.posture, bin0, lf_acc, gyro_mean, valid & still)
+            quiet &= lf_rot < cfg.movement_dps
+        pb = self._posture.process(st.posture, bin0, lf_acc, gyro_mean, quiet)
         dev = np.where(valid, pb.deviation_deg, np.nan)
-        speed = pb.rate_dps
-        if self.has_gyro:
-            bias = st.posture.bias_dps if st.posture.bias_dps is not None else 0.0
-            speed = np.sqrt(((gyro_mean - bias) ** 2).sum(axis=1))
+        speed = pb.turn_dps
         idx = np.arange(bin0, bin0 + valid.size)
         end_s = st.grid.origin_s + (idx + 1) * self.bin_dur_s
         evs = self._contraction.process(

@@ -10,9 +10,10 @@ from statistics of the block before last: a small sequential recursion over bloc
 everything per bin stays vectorised. Block statistics are sums of fixed-point integers, so
 they are exact whatever the chunking, and the results do not depend on it.
 
-The neutral is either calibrated (fixed), or adaptive: it follows the mean quiet posture of
-blocks near it (time constant ``neutral_tau_s``); a posture held quietly away from it for
-``adopt_after_s`` becomes the neutral (a voluntary change, not an endless episode).
+The neutral tilt is either calibrated (fixed), or adaptive: it follows the mean quiet posture
+of blocks near it (time constant ``neutral_tau_s``); a posture held quietly away from it for
+``adopt_after_s`` becomes the neutral (a voluntary change, not an endless episode). The yaw
+deviation is a heading excursion (``dsp.heading``), robust to gyroscope drift.
 
 Deviation angles (degrees) in the neutral frame (up = neutral gravity direction, forward =
 the sensor x axis made horizontal, left = up x forward):
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import lfilter
 
+from dsp.heading import HeadingState, HeadingTracker
+
 RAD = math.pi / 180.0
 Q_SCALE = 1e6  # fixed-point scale of block statistics
 
@@ -44,21 +47,23 @@ class PostureState:
     yaw_deg: float = 0.0  # integrated heading
     bias_dps: np.ndarray | None = None  # gyroscope bias estimate
     neutral_g: np.ndarray | None = None  # unit gravity direction of the neutral posture
-    neutral_yaw_deg: float = 0.0
     calibrated: bool = False
     calib_from_bin: int | None = None
     calib_until_bin: int | None = None  # calibrating over [from, until)
     calib_sum: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
     calib_end_bin: int | None = None  # the calibrated neutral applies from this bin
     bias_block: int | None = None
-    bias_open: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))  # w xyz, n
+    bias_open: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))  # still: w xyz, n
+    bias_w: float = 0.0  # weight (bins) behind the bias estimate
+    prev_g: np.ndarray | None = None  # last slow gravity direction (for the tilt rate)
+    heading: HeadingState = field(default_factory=HeadingState)
+    prev_dev: float = math.nan  # last deviation (for the deviation speed)
     bias_done: deque = field(default_factory=deque)
     post_block: int | None = None
-    post_open: np.ndarray = field(default_factory=lambda: np.zeros(5, np.int64))  # g xyz, yaw, n
+    post_open: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))  # g xyz, n
     post_done: deque = field(default_factory=deque)
     far_blocks: int = 0  # consecutive blocks spent quietly away from neutral in one posture
     far_g: np.ndarray | None = None
-    far_yaw_deg: float = 0.0
 
 
 @dataclass
@@ -70,6 +75,7 @@ class PostureBins:
     tilt_deg: np.ndarray  # angle between gravity and neutral gravity
     deviation_deg: np.ndarray  # total deviation (tilt and yaw combined); NaN until neutral known
     rate_dps: np.ndarray  # angular speed of the deviation
+    turn_dps: np.ndarray  # angular speed from the gyroscope (bias removed), else rate_dps
 
 
 class PostureEstimator:
@@ -79,9 +85,10 @@ class PostureEstimator:
         has_gyro: bool,
         fusion_tau_s: float = 2.0,
         neutral_tau_s: float = 60.0,
-        bias_tau_s: float = 60.0,
+        bias_tau_s: float = 600.0,
         block_s: float = 10.0,
-        still_dps: float = 4.0,
+        still_dps: float = 8.0,
+        still_tilt_dps: float = 2.0,
         near_neutral_deg: float = 10.0,
         adopt_after_s: float = 300.0,
     ) -> None:
@@ -93,15 +100,16 @@ class PostureEstimator:
         self.neutral_tau_s = neutral_tau_s
         self.bias_tau_s = bias_tau_s
         self.still_dps = still_dps
+        self.still_tilt_dps = still_tilt_dps
         self.near_neutral_deg = near_neutral_deg
         self.adopt_blocks = max(1, int(math.ceil(adopt_after_s / self.block_s)))
+        self.heading = HeadingTracker(bin_dur_s, adopt_after_s=adopt_after_s)
 
     # --- calibration --------------------------------------------------------------
     def set_neutral(self, st: PostureState, gravity) -> None:
         """A calibrated neutral: fixed, never adapted."""
         g = np.asarray(gravity, dtype=np.float64)
         st.neutral_g = g / np.linalg.norm(g)
-        st.neutral_yaw_deg = st.yaw_deg
         st.calibrated = True
 
     def start_calibration(self, st: PostureState, from_bin: int, until_bin: int) -> None:
@@ -113,7 +121,9 @@ class PostureEstimator:
         """After a gap the filter restarts, and the heading is taken to be neutral again
         (the gyroscope saw nothing of the gap)."""
         st.zi_grav = None
-        st.neutral_yaw_deg = st.yaw_deg
+        self.heading.reset(st.heading)
+        st.prev_dev = math.nan
+        st.prev_g = None
 
     # --- per bin --------------------------------------------------------------------
     def process(
@@ -138,7 +148,15 @@ class PostureEstimator:
 
         if self.has_gyro:
             w = gyro_mean.astype(np.float64)
-            still = quiet & ok & (np.sqrt((w * w).sum(axis=1)) < self.still_dps)
+            # bias: the mean angular rate while the sensor is still: its tilt is not changing
+            # (accelerometer) and it turns slowly if at all (so a slow turn is not taken as bias)
+            prev = st.prev_g if st.prev_g is not None else np.full(3, np.nan)
+            g_prev = np.vstack((prev[None, :], g_acc[:-1]))
+            with np.errstate(invalid="ignore"):
+                tilt_rate = np.degrees(np.arccos(np.clip((g_acc * g_prev).sum(axis=1), -1, 1))) / self.dt
+            st.prev_g = g_acc[-1].copy()
+            still = quiet & ok & (tilt_rate < self.still_tilt_dps)
+            still &= np.sqrt((w * w).sum(axis=1)) < self.still_dps
             wq = np.where(still[:, None], np.round(w * Q_SCALE), 0).astype(np.int64)
             wsum = _seg_sums(np.c_[wq, still.astype(np.int64)], seg_start)
             bias = np.zeros((n, 3))
@@ -150,7 +168,8 @@ class PostureEstimator:
             w_c = w - bias
             g = self._fuse(st, g_acc, ok, w_c)
             rate_up = (w_c * np.nan_to_num(g)).sum(axis=1)  # deg/s about the vertical
-            yaw = st.yaw_deg + np.cumsum(rate_up * self.dt)
+            # integrated strictly in order from the carried heading (chunk-invariant)
+            yaw = np.cumsum(np.concatenate(([st.yaw_deg], rate_up * self.dt)))[1:]
             st.yaw_deg = float(yaw[-1])
         else:
             g = g_acc
@@ -163,15 +182,12 @@ class PostureEstimator:
         # neutral per block, then angles for every bin at once
         sel = quiet & fin
         gq = np.where(sel[:, None], np.round(np.nan_to_num(g) * Q_SCALE), 0).astype(np.int64)
-        yq = np.where(sel, np.round(np.nan_to_num(yaw) * Q_SCALE), 0).astype(np.int64)
-        psum = _seg_sums(np.c_[gq, yq, sel.astype(np.int64)], seg_start)
+        psum = _seg_sums(np.c_[gq, sel.astype(np.int64)], seg_start)
         up = np.full((n, 3), np.nan)
-        yaw0 = np.zeros(n)
         for j, (s, e) in enumerate(zip(seg_start, seg_end)):
             self._enter_post(st, int(blocks[s]))
             if st.neutral_g is not None:
                 up[s:e] = st.neutral_g
-                yaw0[s:e] = st.neutral_yaw_deg
             st.post_open += psum[j]
         if st.calib_until_bin is not None or st.calib_end_bin is not None:
             # no neutral before a calibration has finished
@@ -179,14 +195,16 @@ class PostureEstimator:
             up[idx < end] = np.nan
         pitch, roll, tilt = _angles(g, up)
         if self.has_gyro:
-            yaw_dev = yaw - yaw0
+            yaw_dev = self.heading.process(st.heading, yaw)
             yaw_dev[~np.isfinite(tilt)] = np.nan
-            dev = np.sqrt(tilt**2 + yaw_dev**2)
+            dev = np.sqrt(tilt**2 + np.nan_to_num(yaw_dev) ** 2)
         else:
             yaw_dev = np.full(n, np.nan)
             dev = tilt
-        rate = np.abs(np.diff(np.r_[np.nan, dev])) / self.dt
-        return PostureBins(g, pitch, roll, yaw_dev, tilt, dev, rate)
+        rate = np.abs(np.diff(np.r_[st.prev_dev, dev])) / self.dt
+        st.prev_dev = float(dev[-1])
+        turn = np.sqrt((w_c * w_c).sum(axis=1)) if self.has_gyro else rate
+        return PostureBins(g, pitch, roll, yaw_dev, tilt, dev, rate, turn)
 
     # --- internals ------------------------------------------------------------------
     def _fuse(self, st: PostureState, g_acc, ok, w_c) -> np.ndarray:
@@ -232,53 +250,47 @@ class PostureEstimator:
             _, s = st.bias_done.popleft()
             if s[3] == 0:
                 continue
+            # a running mean over the still time seen so far, forgetting beyond bias_tau_s
             m = s[:3] / (Q_SCALE * s[3])
-            frac = s[3] / self.block_bins
-            if st.bias_dps is None:
-                if frac >= 0.5:
-                    st.bias_dps = m
-            else:
-                alpha = min(1.0, frac * self.block_s / self.bias_tau_s)
-                st.bias_dps = st.bias_dps + alpha * (m - st.bias_dps)
+            cap = self.bias_tau_s / self.dt
+            w_old = min(st.bias_w, cap)
+            old = st.bias_dps if st.bias_dps is not None else np.zeros(3)
+            st.bias_dps = (old * w_old + m * s[3]) / (w_old + s[3])
+            st.bias_w = w_old + s[3]
 
     def _enter_post(self, st: PostureState, b: int) -> None:
         if st.post_block == b:
             return
         if st.post_block is not None:
             st.post_done.append((st.post_block, st.post_open.copy()))
-        st.post_block, st.post_open = b, np.zeros(5, np.int64)
-        while st.post_done and st.post_done[0][0] <= b - 2:
+        st.post_block, st.post_open = b, np.zeros(4, np.int64)
+        # the first neutral is wanted early (block before), later updates wait for final decisions
+        lag = 1 if st.neutral_g is None else 2
+        while st.post_done and st.post_done[0][0] <= b - lag:
             _, s = st.post_done.popleft()
             self._update_neutral(st, s)
 
     def _update_neutral(self, st: PostureState, s: np.ndarray) -> None:
-        frac = s[4] / self.block_bins
+        frac = s[3] / self.block_bins
         if st.calibrated or frac < 0.5:
             st.far_blocks, st.far_g = 0, None  # not a quiet block: no held posture to learn
             return
         m = s[:3].astype(np.float64)
         m /= np.linalg.norm(m)
-        m_yaw = s[3] / (Q_SCALE * s[4]) if self.has_gyro else 0.0
         if st.neutral_g is None:
-            st.neutral_g, st.neutral_yaw_deg = m, m_yaw
+            st.neutral_g = m
             return
-        dev = _angle_deg(m, st.neutral_g)
-        if self.has_gyro:
-            dev = math.hypot(dev, m_yaw - st.neutral_yaw_deg)
-        if dev < self.near_neutral_deg:
+        if _angle_deg(m, st.neutral_g) < self.near_neutral_deg:
             alpha = min(1.0, frac * self.block_s / self.neutral_tau_s)
             ng = st.neutral_g + alpha * (m - st.neutral_g)
             st.neutral_g = ng / np.linalg.norm(ng)
-            st.neutral_yaw_deg += alpha * (m_yaw - st.neutral_yaw_deg)
             st.far_blocks, st.far_g = 0, None
             return
         same = st.far_g is not None and _angle_deg(m, st.far_g) < self.near_neutral_deg
-        if same and self.has_gyro:
-            same = abs(m_yaw - st.far_yaw_deg) < self.near_neutral_deg
         st.far_blocks = st.far_blocks + 1 if same else 1
-        st.far_g, st.far_yaw_deg = m, m_yaw
+        st.far_g = m
         if st.far_blocks >= self.adopt_blocks:
-            st.neutral_g, st.neutral_yaw_deg = m, m_yaw
+            st.neutral_g = m
             st.far_blocks, st.far_g = 0, None
 
 
