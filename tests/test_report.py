@@ -266,6 +266,9 @@ def test_report_command_writes_a_private_file_and_reports_errors(tmp_path: Path)
     db = tmp_path / "log.db"
     with Store(db) as store:
         simulated_session(store, tmp_path / "rec", "rest_tremor", 60)
+        failed = store.begin_session("a recording that failed before its first sample", sample_rate_hz=100.0)
+        store.finish_session(failed, "interrupted", error="bad header")
+        assert [s.id for s in collect(store).sessions] == [1]  # nothing to show for the failed one
     out = tmp_path / "r.html"
     r = CliRunner().invoke(main, ["report", "--db", str(db), "--out", str(out)])
     assert r.exit_code == 0, r.output

@@ -190,7 +190,8 @@ def collect(
         raise ReportError("give either --session or --from/--to, not both")
     if date_from and date_to and date_to < date_from:
         raise ReportError(f"--to {date_to} is before --from {date_from}; swap them")
-    all_rows = store.sessions().to_dict("records")
+    # rows one by one: missing values stay None (a frame would turn them into NaN)
+    all_rows = [r for r in (store.session(int(i)) for i in store.sessions()["id"]) if r is not None]
     notes: list[str] = []
     if session_id is not None:
         row = store.session(session_id)
