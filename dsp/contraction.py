@@ -81,6 +81,7 @@ class ConState:
     run_bins: int = 0  # consecutive qualifying bins before an episode starts
     run_cross_s: float | None = None
     run: ConAcc | None = None  # their running totals
+    rearm: bool = True  # False after an episode held too long, until the posture comes back
     episode: ConAcc | None = None
     below: int = 0  # consecutive bins below release inside an episode
     hist_t: list = field(default_factory=list)  # recent (end time, deviation, speed) for onset
@@ -125,9 +126,17 @@ class ContractionTracker:
         known = np.isfinite(dev)
         above = known & (dev >= thr)
         qual = above & still
+        back = known & (dev < rel)
         over_rel = known & (dev >= rel)
         i = 0
         while i < n:
+            if st.episode is None and not st.rearm:
+                # after a posture held for too long: nothing new until it comes back
+                j = _next(np.flatnonzero(back[i:]), n - i) + i
+                self._remember(st, end_s[i:j], dev[i:j], speed[i:j])
+                st.rearm = j < n
+                i = j
+                continue
             if st.episode is None:
                 # find the next qualifying bin
                 j = _next(np.flatnonzero(qual[i:]), n - i) + i
@@ -171,6 +180,11 @@ class ContractionTracker:
                 if u < j:
                     events.append(Event(UPDATED, float(end_s[u]), episode=self._episode(ep)))
                     ep.last_update_s = float(end_s[u])
+                if ep.last_above_s - ep.hold_start_s >= cfg.neutral_adapt_s:
+                    # held this long it is the person's posture (the adaptive neutral adopts it;
+                    # a calibrated one does not): the episode ends rather than running forever
+                    events.append(self._end(st, ep.last_above_s, ep.last_above_s))
+                    st.rearm = False
                 i = stop
                 continue
             if not known[i]:

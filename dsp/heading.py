@@ -60,7 +60,7 @@ class HeadingTracker:
         if n:
             out = self._process(st, yaw_deg)
             st.last_yaw_deg = float(yaw_deg[-1])
-            return out
+            return (out + 180.0) % 360.0 - 180.0  # a turn is at most half a circle either way
         return np.empty(0)
 
     def _process(self, st: HeadingState, yaw_deg: np.ndarray) -> np.ndarray:

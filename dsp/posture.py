@@ -213,16 +213,19 @@ class PostureEstimator:
         # d(gravity)/dt = -omega x gravity in the sensor frame
         d = -np.cross(w_c * RAD, g_ref) * self.dt
         u = self.beta * d + (1 - self.beta) * g_ref
+        start = 0
         if st.zi_grav is None:
+            # the filter starts at the first known direction (the same bin whatever the chunking)
             first = np.flatnonzero(ok)
             if first.size == 0:
                 return g_acc
-            st.zi_grav = self.beta * g_acc[first[0]]
-        g = np.empty_like(u)
+            start = int(first[0])
+            st.zi_grav = self.beta * g_acc[start]
+        g = np.full_like(u, np.nan)
         zf = np.empty(3)
         for c in range(3):
-            y, z = lfilter([1.0], [1.0, -self.beta], u[:, c], zi=[st.zi_grav[c]])
-            g[:, c] = y
+            y, z = lfilter([1.0], [1.0, -self.beta], u[start:, c], zi=[st.zi_grav[c]])
+            g[start:, c] = y
             zf[c] = z[0]
         st.zi_grav = zf
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -67,3 +67,35 @@ def test_phone_task_recordings_run(path):
     assert ((tremor.dominant_hz >= 2.5) & (tremor.dominant_hz <= 18.5)).all()
     assert (tremor.end_s >= tremor.start_s).all()
     assert np.isfinite(tremor.amplitude_g.astype(float)).all()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pd_wrist_verily_12min.csv",
+        "nonpd_wrist_2min.csv",
+        "cloudupdrs_2458_rest_tremor_amplitude_left_leg.csv",
+    ],
+)
+def test_contraction_counts_are_plausible(name):
+    """None of these people is known to have dystonia. Uncalibrated, wrists and hands report no
+    sustained postures at all (a limb's voluntary posture changes look the same), so they must
+    give none. Calibrated on the first 5 s, free arm use in daily life does move the wrist far
+    from that neutral now and then; a handful of long deviations is plausible, dozens are not,
+    and no episode runs past the 5 minutes after which a posture counts as the person's own.
+    The leg (placement "leg") uses the adaptive neutral."""
+    rec = read_recording(REAL / name)
+    duration_min = float(rec.frame.t.iloc[-1] - rec.frame.t.iloc[0]) / 60
+    gyro = rec.frame[["gyro_x", "gyro_y", "gyro_z"]].values if rec.has_gyro else None
+    for calibrate_s in (None, 5.0):
+        det = dsp.StreamingDetector(rec.sample_rate_hz, placement=rec.placement, calibrate_s=calibrate_s)
+        det.push(rec.frame.t.values, rec.frame[["acc_x", "acc_y", "acc_z"]].values, gyro)
+        det.flush()
+        eps = det.episodes()
+        con = eps[eps.kind == "contraction"]
+        if calibrate_s is None and rec.placement in ("wrist", "hand"):
+            assert con.empty
+        assert len(con) <= 1 + duration_min / 4, con
+        assert (con.duration_s <= 300 + 1).all()
+        assert con.direction.notna().all()
+        assert ((con.peak_angle_deg >= 15) & (con.peak_angle_deg <= 200)).all()
