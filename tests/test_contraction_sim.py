@@ -56,7 +56,7 @@ def neck_runs():
 @pytest.mark.parametrize("gyro", [True, False], ids=["acc+gyro", "acc-only"])
 def test_neck_posture_recall_precision_and_direction(neck_runs, gyro):
     found = total = wrong_dir = false = detected = 0
-    for (seed, g), (sim, eps) in neck_runs.items():
+    for (_seed, g), (sim, eps) in neck_runs.items():
         if g != gyro:
             continue
         pairs, fp = score(sim, eps, gyro)

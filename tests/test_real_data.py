@@ -96,6 +96,6 @@ def test_contraction_counts_are_plausible(name):
         if calibrate_s is None and rec.placement in ("wrist", "hand"):
             assert con.empty
         assert len(con) <= 1 + duration_min / 4, con
-        assert (con.duration_s <= 300 + 1).all()
+        assert (con.duration_s <= 300 + 15).all()  # 5 min held, plus the pull before the hold
         assert con.direction.notna().all()
         assert ((con.peak_angle_deg >= 15) & (con.peak_angle_deg <= 200)).all()
