@@ -359,3 +359,36 @@ def test_runner_records_posture_facts_before_the_end(tmp_path):
     det = StreamingDetector(100.0, placement="neck", neutral_g=[0.0, 0.0, 1.0])
     det.push(t, acc)
     assert final["limits"] == det.limits
+
+
+def test_simulated_neck_postures_end_to_end(tmp_path):
+    """`simulate --scenario neck_postures` -> `replay --placement neck` -> CSV, against the
+    simulator's ground truth (events file): the held anterocollis is found with its angle."""
+    from firmware_bridge import simulator
+
+    if "neck_postures" not in simulator.SCENARIOS:
+        pytest.skip("the simulator has no neck_postures scenario yet")
+    rec = tmp_path / "neck.csv"
+    r = run("simulate", "--scenario", "neck_postures", "--out", str(rec), "--seed", "1", "--duration", "120")
+    assert r.exit_code == 0, r.output
+    truth = [
+        row for row in csv.DictReader(open(tmp_path / "neck.events.tsv", encoding="utf-8"), delimiter="\t")
+        if row["trial_type"] == "contraction"
+    ]  # fmt: skip
+    assert truth and truth[0]["direction"] == "anterocollis"
+    db = str(tmp_path / "log.db")
+    r = run("replay", str(rec), "--db", db, "--placement", "neck")
+    assert r.exit_code == 0, r.output
+    rows = [
+        x
+        for x in csv_rows(run("episodes", "--db", db, "--format", "csv").stdout)
+        if x["kind"] == "contraction"
+    ]
+    onset, held = float(truth[0]["onset"]), float(truth[0]["duration"])
+    hit = [x for x in rows if float(x["start_s"]) < onset + held and float(x["end_s"]) > onset]
+    assert len(hit) == 1, rows
+    x = hit[0]
+    assert x["direction"] == "anterocollis"
+    assert float(x["start_s"]) == pytest.approx(onset, abs=1.5)
+    assert float(x["peak_angle_deg"]) == pytest.approx(float(truth[0]["angle_deg"]), abs=5.0)
+    assert all(x[k] == "" for k in TREMOR_ONLY)
