@@ -30,10 +30,9 @@ ACC_LSB_PER_G = 8192.0
 GYRO_LSB_PER_DPS = 65.5
 TILT_DEG = 10.0  # the sensor sits 10 deg off level about x
 GYRO_OFFSET_LSB = 98  # 1.5 deg/s zero-rate offset on x
-#: The detector learns the gyroscope's offset from still 10 s blocks, so during a short
-#: calibration its gravity fusion still carries the offset (1.5 deg/s x 2 s fusion time
-#: constant, partly): about 1 deg here, far below the 15 deg contraction threshold.
-NEUTRAL_TOL_DEG = 2.0
+#: The neutral is the still accelerometer's direction (int16 at 8192 LSB/g: ~0.01 deg steps);
+#: the gyroscope offset must not tilt it.
+NEUTRAL_TOL_DEG = 0.1
 
 
 @pytest.fixture(autouse=True)

@@ -3,16 +3,19 @@
 A contraction episode is a deviation from the person's neutral posture, so the detector must
 know it. A session gets it from one of three sources, first match wins:
 
-1. ``--calibrate SECONDS``: the person holds their neutral posture at the start of the session
-   and the detector averages it (``StreamingDetector(calibrate_s=...)``);
+1. ``--calibrate SECONDS``: the person holds their neutral posture at the start of the session;
 2. a neutral stored earlier with ``tremorscope calibrate`` for the same device and placement;
 3. none: the detector adapts the neutral to quiet posture (neck), and does not detect limb
    postures at all (a raised arm looks exactly like a twisted one without a reference).
 
-Whatever the source, the neutral itself is always computed by the detector, so a stored
-calibration and a session calibration of the same still period agree exactly. This module adds
-what the detector cannot judge: whether the person actually kept still (a calibration taken
-while moving would make every later posture look wrong), and the bookkeeping.
+One path measures every calibration, stored or per session: :func:`measure_neutral` checks
+that the person kept still (a calibration taken while moving would make every later posture
+look wrong), then takes the mean accelerometer direction of the still period, and the session
+hands it to the detector as ``neutral_g``. While still, the accelerometer reads gravity alone,
+so this is exact. (The detector's own ``calibrate_s`` averages its gyro-fused gravity instead,
+which in the first seconds of a stream still carries the gyroscope's zero-rate offset, learned
+later from still time: a 5 deg/s offset, common in MEMS gyroscopes, tilted such a neutral by
+about 7 deg when this was written.)
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
-from dsp import StreamingDetector
 from dsp.config import DetectorConfig
 from firmware_bridge.samples import SampleBlock
 from tremorscope.store import Store
 
 DEFAULT_CALIBRATE_S = 5.0
+#: The still period starts this long after the first sample: time to settle into the posture
+#: (and for the low-pass that judges stillness to settle).
+SETTLE_S = 1.0
 #: The still period is judged on its slow part: a low-pass well below tremor (3-12 Hz), so a
 #: person with tremor or dystonic jerks can still calibrate.
 LOWPASS_HZ = 1.0
@@ -90,19 +95,14 @@ class Calibration:
         }
 
 
-def hold_still_s(seconds: float, config: DetectorConfig | None = None) -> float:
-    """How long the person must keep still: the detector's filter warm-up, then ``seconds``."""
-    cfg = config or DetectorConfig()
-    return float(cfg.warmup_s + seconds + cfg.bin_s)
+def hold_still_s(seconds: float) -> float:
+    """How long the person must keep still: :data:`SETTLE_S`, then ``seconds``."""
+    return float(SETTLE_S + seconds)
 
 
-def calibration_window(
-    t0_s: float, seconds: float, config: DetectorConfig | None = None
-) -> tuple[float, float]:
-    """The stretch of stream time the detector averages for ``calibrate_s=seconds``."""
-    cfg = config or DetectorConfig()
-    start = t0_s + cfg.warmup_s
-    return start, start + seconds + cfg.bin_s
+def calibration_window(t0_s: float, seconds: float) -> tuple[float, float]:
+    """The stretch of stream time ``[start, end)`` a calibration of ``seconds`` averages."""
+    return t0_s + SETTLE_S, t0_s + SETTLE_S + seconds
 
 
 def check_still(
@@ -116,7 +116,8 @@ def check_still(
     t = np.concatenate([b.t for b in parts])
     acc = np.vstack([b.acc for b in parts]).astype(np.float64)
     gyro = np.vstack([b.gyro for b in parts]).astype(np.float64) if all(b.has_gyro for b in parts) else None
-    if t[-1] < end_s - cfg.bin_s:
+    dt_s = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    if len(t) < 2 or t[-1] < end_s - 1.5 * dt_s:
         raise CalibrationError(
             f"only {t[-1] - t[0]:.1f} s of data; calibrating needs {end_s - t[0]:.1f} s of keeping still"
         )
@@ -174,20 +175,16 @@ def _angular_range_deg(v: np.ndarray) -> float:
 
 def measure_neutral(
     blocks: Iterable[SampleBlock],
-    sample_rate_hz: float,
     seconds: float = DEFAULT_CALIBRATE_S,
-    *,
-    placement: str = "neck",
     config: DetectorConfig | None = None,
 ) -> Calibration:
-    """The neutral posture from the first ``seconds`` (after the warm-up) of a still stream.
+    """The neutral posture from a still period: ``seconds`` after :data:`SETTLE_S` of the stream.
 
-    Consumes ``blocks`` only as far as needed. The neutral is the detector's own
-    (``calibrate_s``), so it equals what a session with ``--calibrate`` would use.
+    Consumes ``blocks`` only as far as needed. Raises :class:`CalibrationError` when the
+    data is too short, has a gap, is not in g, or the person moved.
     """
     if not (seconds > 0 and math.isfinite(seconds)):
         raise CalibrationError(f"calibration needs a positive number of seconds, not {seconds:g}")
-    det = StreamingDetector(sample_rate_hz, placement=placement, config=config, calibrate_s=seconds)
     seen: list[SampleBlock] = []
     t0: float | None = None
     for block in blocks:
@@ -196,22 +193,22 @@ def measure_neutral(
         seen.append(block)
         if t0 is None:
             t0 = float(block.t[0])
-        det.push_block(block)
-        _, end_s = calibration_window(t0, seconds, config)
-        if float(block.t[-1]) >= end_s and det.status().get("calibrated"):
+        if float(block.t[-1]) >= t0 + hold_still_s(seconds):
             break
     if t0 is None:
         raise CalibrationError("no samples to calibrate from; check the sensor or the recording")
-    start_s, end_s = calibration_window(t0, seconds, config)
+    start_s, end_s = calibration_window(t0, seconds)
     still = check_still(seen, start_s, end_s, config)
-    neutral = det.neutral if det.status().get("calibrated") else None
-    if neutral is None:  # pragma: no cover - check_still has refused short or gappy data
-        raise CalibrationError("the detector could not settle on a neutral posture; calibrate again")
+    t = np.concatenate([b.t for b in seen])
+    acc = np.vstack([b.acc for b in seen]).astype(np.float64)
+    sel = (t >= start_s) & (t < end_s)
+    mean = acc[sel].mean(axis=0)
+    neutral = mean / np.linalg.norm(mean)  # still: the accelerometer reads gravity alone
     return Calibration(
-        neutral_g=[round(v, 6) for v in neutral],
+        neutral_g=[round(float(v), 6) for v in neutral],
         seconds=float(seconds),
-        sample_rate_hz=float(sample_rate_hz),
-        has_gyro=bool(det.has_gyro),
+        sample_rate_hz=round(1.0 / float(np.median(np.diff(t[sel]))), 3),
+        has_gyro=all(b.has_gyro for b in seen),
         stillness=still,
     )
 
@@ -252,9 +249,7 @@ def calibrate_recording(
         if not place:
             raise CalibrationError(f"{path}: the recording names no placement; give --placement (e.g. neck)")
         try:
-            cal = measure_neutral(
-                iter(reader), float(reader.sample_rate_hz), seconds, placement=place, config=config
-            )
+            cal = measure_neutral(iter(reader), seconds, config)
         except CalibrationError as e:
             raise CalibrationError(f"{path}: {e}") from None
     return RecordingCalibration(cal, dev, place, str(Path(path).resolve()))
@@ -266,8 +261,15 @@ class NeutralChoice:
 
     source: str  # "calibrate_s" | "stored" | "adaptive"
     calibrate_s: float | None = None
-    neutral_g: list[float] | None = None
+    neutral_g: list[float] | None = None  # for "calibrate_s": set by :meth:`measure`
     calibration: dict[str, Any] | None = field(default=None, repr=False)  # the stored row
+    measured: Calibration | None = field(default=None, repr=False)
+
+    def measure(self, blocks: Iterable[SampleBlock], config: DetectorConfig | None = None) -> None:
+        """``--calibrate``: the neutral from the stream's first seconds (they must be still)."""
+        if self.source == "calibrate_s" and self.calibrate_s is not None:
+            self.measured = measure_neutral(blocks, self.calibrate_s, config)
+            self.neutral_g = self.measured.neutral_g
 
     def extra(self) -> dict[str, Any]:
         """Keys for the session's ``extra_json``."""
@@ -276,12 +278,14 @@ class NeutralChoice:
             out["calibrate_s"] = self.calibrate_s
         if self.calibration is not None:
             out["calibration_id"] = self.calibration["id"]
+        if self.measured is not None:
+            out["calibration"] = self.measured.details()
         return out
 
     def describe(self) -> str:
         """One line for the user: which neutral posture the session uses."""
         if self.source == "calibrate_s":
-            return f"neutral posture: measured over the first {self.calibrate_s:g} s (keep still)"
+            return f"neutral posture: measured over {self.calibrate_s:g} s at the start"
         if self.source == "stored" and self.calibration is not None:
             c = self.calibration
             return (

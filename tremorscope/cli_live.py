@@ -34,8 +34,7 @@ from tremorscope import __version__, tables
 from tremorscope.calibration import (
     Calibration,
     CalibrationError,
-    calibration_window,
-    check_still,
+    NeutralChoice,
     choose_neutral,
     hold_still_s,
     measure_neutral,
@@ -394,15 +393,12 @@ def _peek_span(it: Iterator[SampleBlock], span_s: float, max_wait_s: float) -> l
     return got
 
 
-def check_start_still(blocks: list[SampleBlock], calibrate_s: float, config: Any = None) -> dict[str, Any]:
-    """``--calibrate``: the first seconds must be still; their stillness measures, or a CliError."""
-    first_t = next((float(b.t[0]) for b in blocks if len(b)), None)
-    if first_t is None:
-        raise CliError("no samples arrived during calibration; check the sensor and try again")
+def measure_start(choice: NeutralChoice, blocks: list[SampleBlock], config: Any = None) -> None:
+    """``--calibrate``: measure the neutral over the first seconds, or a one-line CliError."""
     try:
-        return check_still(blocks, *calibration_window(first_t, calibrate_s, config), config).as_dict()
+        choice.measure(iter(blocks), config)
     except CalibrationError as e:
-        raise CliError(f"--calibrate: {e}") from None
+        raise CliError(f"--calibrate {choice.calibrate_s:g}: {e}") from None
 
 
 @click.command("live")
@@ -481,14 +477,16 @@ def live_cmd(
             source.connect()
         except TransportError as e:
             raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
-        hold_s = hold_still_s(calibrate_s, config) if calibrate_s else 0.0
+        hold_s = hold_still_s(calibrate_s) if calibrate_s else 0.0
         hint = f"hold the neutral posture still for {hold_s:.0f} s" if calibrate_s else "Ctrl-C stops"
         click.echo(f"connected; {hint}", err=True)
         it = iter(source)
         need_s = max(hold_s, 1.0)
         peeked = _peek_span(it, need_s, need_s + PEEK_SLACK_S)
-        stillness = check_start_still(peeked, calibrate_s, config) if calibrate_s else None
-        if calibrate_s:
+        measured = None
+        if calibrate_s:  # before any session is logged: a moving start is refused
+            measured = NeutralChoice("calibrate_s", calibrate_s=float(calibrate_s))
+            measure_start(measured, peeked, config)
             click.echo("calibrated; Ctrl-C stops", err=True)
         rate = protocol.nominal_rate_hz or _rate_from(peeked)
         if rate is None:
@@ -510,16 +508,12 @@ def live_cmd(
 
     feed = LiveFeed(source, it, peeked, status)
     feed.extra = {"transport": transport.kind, "where": transport.description, "options": options}
-    if stillness is not None:
-        feed.extra["calibration"] = stillness
     if capture_path:
         feed.extra["capture"] = str(Path(capture_path).resolve())
     place = placement.strip().lower()
     try:
         with open_store(db) as store:
-            choice = choose_neutral(
-                store, spec.name, place, calibrate_s=calibrate_s, use_stored=not no_calibration
-            )
+            choice = measured or choose_neutral(store, spec.name, place, use_stored=not no_calibration)
             if choice.source == "stored":
                 click.echo(choice.describe(), err=True)
             feed.extra.update(choice.extra())
@@ -532,7 +526,6 @@ def live_cmd(
                 mode="live",
                 extra=dict(feed.extra),
                 neutral_g=choice.neutral_g,
-                calibrate_s=choice.calibrate_s,
             )
             runner = SessionRunner(
                 store, info, config=config, on_event=feed.on_event,
@@ -701,18 +694,19 @@ def replay_capture(
     it = iter(source)
     peeked = _peek(it, 200, 1e9)
     if calibrate_s is not None:
-        peeked += _peek_span(it, hold_still_s(calibrate_s, config), 1e9)
+        peeked += _peek_span(it, hold_still_s(calibrate_s), 1e9)
     rate = source.protocol.nominal_rate_hz or _rate_from(peeked)
     if rate is None:
         _close_iter(it)
         raise CliError(f"{path}: no decodable samples in the capture")
-    stillness = None
-    if calibrate_s is not None:
-        try:
-            stillness = check_start_still(peeked, calibrate_s, config)
-        except CliError as e:
-            _close_iter(it)
-            raise CliError(f"{path}: {e.message}") from None
+    place = (placement or "wrist").strip().lower()
+    device = str(transport.header.get("device"))
+    choice = choose_neutral(store, device, place, calibrate_s=calibrate_s, use_stored=use_stored_calibration)
+    try:
+        measure_start(choice, peeked, config)
+    except CliError as e:
+        _close_iter(it)
+        raise CliError(f"{path}: {e.message}") from None
     header = transport.header
     first_t = next((float(b.t[0]) for b in peeked if len(b)), None)
     start = None
@@ -720,11 +714,6 @@ def replay_capture(
         start = datetime.fromtimestamp(float(header["t0"]) + first_t).astimezone()
     feed = LiveFeed(source, it, peeked, StatusLine(enabled=False))
     feed.extra = {"capture": str(Path(path).resolve()), "capture_header": header}
-    if stillness is not None:
-        feed.extra["calibration"] = stillness
-    place = (placement or "wrist").strip().lower()
-    device = str(header.get("device"))
-    choice = choose_neutral(store, device, place, calibrate_s=calibrate_s, use_stored=use_stored_calibration)
     feed.extra.update(choice.extra())
     info = SessionInfo(
         source=str(Path(path).resolve()),
@@ -735,7 +724,6 @@ def replay_capture(
         mode="replay",
         extra=dict(feed.extra),
         neutral_g=choice.neutral_g,
-        calibrate_s=choice.calibrate_s,
     )
     runner = SessionRunner(
         store, info, config=config, on_event=on_event, stats=lambda: _stat_columns(source),
@@ -789,7 +777,7 @@ def calibrate_live(
         if rate is None:
             raise CliError("no samples from the sensor; check the wiring, --baud and --device")
         try:
-            cal = measure_neutral(iter(blocks), float(rate), seconds, placement=placement)
+            cal = measure_neutral(iter(blocks), seconds)
         except CalibrationError as e:
             raise CliError(str(e)) from None
     except KeyboardInterrupt:

@@ -50,9 +50,10 @@ class SessionInfo:
     mode: str = "replay"  # replay | demo | live | reanalysis
     extra: dict[str, Any] = field(default_factory=dict)
     parent_session_id: int | None = None  # for a re-analysis of a stored session
-    # the neutral posture (see tremorscope.calibration): a stored one, or the first seconds
+    # the neutral posture: a measured one (tremorscope.calibration: stored, or measured over the
+    # first seconds by --calibrate), or the detector's own calibration over the first seconds
     neutral_g: list[float] | None = None  # gravity direction in the sensor frame, g
-    calibrate_s: float | None = None  # the person holds their neutral posture this long at the start
+    calibrate_s: float | None = None  # StreamingDetector(calibrate_s=...); the CLI measures instead
 
 
 @dataclass
@@ -353,8 +354,9 @@ class SessionRunner:
 
 
 def _neutral_from(info: SessionInfo) -> str:
+    """Default ``neutral_from`` when the caller did not say (see tremorscope.calibration)."""
     if info.calibrate_s is not None:
-        return "calibrate_s"
+        return "detector_calibrate_s"
     if info.neutral_g is not None:
         return "given"
     return "adaptive"
@@ -387,30 +389,26 @@ def replay_session(
     after each block. Reader errors at open propagate before any session is created; errors
     mid-file end the session cleanly (everything before them kept) and propagate.
 
-    The neutral posture: ``calibrate_s`` takes the recording's first seconds (they must be
-    still, else :class:`~tremorscope.calibration.CalibrationError` before any session is
-    created); otherwise the newest stored calibration of the recording's device and placement
-    is used unless ``use_stored_calibration`` is False; otherwise it adapts.
+    The neutral posture: ``calibrate_s`` measures it over the recording's first seconds (they
+    must be still, else :class:`~tremorscope.calibration.CalibrationError` before any session
+    is created); otherwise the newest stored calibration of the recording's device and
+    placement is used unless ``use_stored_calibration`` is False; otherwise it adapts.
     """
     from firmware_bridge.bids import open_recording  # canonical CSV, or a BIDS-Motion folder (issue 5)
     from firmware_bridge.replay import ReplaySource
-    from tremorscope.calibration import CalibrationError, choose_neutral, measure_neutral
+    from tremorscope.calibration import CalibrationError, choose_neutral
 
     with open_recording(path) as reader:
         place = (placement or reader.placement or "wrist").strip().lower()
         choice = choose_neutral(
             store, reader.device, place, calibrate_s=calibrate_s, use_stored=use_stored_calibration
         )
-        extra: dict[str, Any] = {"recording_meta": dict(reader.meta), **choice.extra()}
-        if calibrate_s is not None:  # refuse a start that was not still, before logging anything
+        if calibrate_s is not None:  # measured (and a moving start refused) before logging anything
             with open_recording(path) as head:
                 try:
-                    cal = measure_neutral(
-                        iter(head), float(head.sample_rate_hz), calibrate_s, placement=place, config=config
-                    )
+                    choice.measure(iter(head), config)
                 except CalibrationError as e:
                     raise CalibrationError(f"{path}: --calibrate {calibrate_s:g}: {e}") from None
-            extra["calibration"] = cal.stillness.as_dict()
         info = SessionInfo(
             source=source_label or str(Path(path).resolve()),
             sample_rate_hz=float(reader.sample_rate_hz),
@@ -419,9 +417,8 @@ def replay_session(
             start_time=reader.start_time,
             has_gyro=reader.has_gyro,
             mode=mode,
-            extra=extra,
+            extra={"recording_meta": dict(reader.meta), **choice.extra()},
             neutral_g=choice.neutral_g,
-            calibrate_s=choice.calibrate_s,
         )
         source = ReplaySource(reader, speed=speed, block_s=block_s)
 
