@@ -15,7 +15,7 @@ import stat
 import numpy as np
 import pytest
 from app_helpers import write_rec
-from calibration_helpers import angle_between_deg, blocks, posture_motion, write_posture_rec
+from calibration_helpers import GYRO_OFFSET_DPS, angle_between_deg, blocks, posture_motion, write_posture_rec
 from click.testing import CliRunner
 from scipy.spatial.transform import Rotation
 
@@ -103,6 +103,9 @@ def test_gyroscope_offset_does_not_tilt_the_neutral():
         for seconds in (1.0, 5.0):
             cal = measure_neutral(iter(blocks(t, acc, g2)), seconds)
             assert angle_between_deg(cal.neutral_g, [0.0, 0.0, 1.0]) < 0.1, (offset_dps, seconds)
+            # kept with the calibration (details_json) for whoever needs the offset
+            expect = np.add(GYRO_OFFSET_DPS, [offset_dps, -offset_dps, 0.0])
+            np.testing.assert_allclose(cal.details()["gyro_offset_dps"], expect, atol=0.1)
 
 
 def test_tremor_while_holding_still_does_not_spoil_the_calibration():

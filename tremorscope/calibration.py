@@ -65,6 +65,7 @@ class Stillness:
     tilt_spread_deg: float
     turn_dps: float | None  # None without a gyroscope
     gravity_g: float  # mean acceleration magnitude
+    gyro_offset_dps: list[float] | None = None  # mean rate while still: the zero-rate offset
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,9 @@ class Stillness:
             "tilt_spread_deg": round(self.tilt_spread_deg, 2),
             "turn_dps": None if self.turn_dps is None else round(self.turn_dps, 2),
             "gravity_g": round(self.gravity_g, 4),
+            "gyro_offset_dps": None
+            if self.gyro_offset_dps is None
+            else [round(v, 3) for v in self.gyro_offset_dps],
         }
 
 
@@ -153,10 +157,14 @@ def check_still(
     slow_acc = slow(acc[span])  # posture, without tremor
     tilt = _angular_range_deg(slow_acc[:: max(1, int(fs / 20))])
     turn = None
+    offset = None
     if gyro is not None:
         offset = gyro[sel].mean(axis=0)  # the sensor's zero-rate offset while still
         turn = float(np.linalg.norm(slow(gyro[span] - offset), axis=1).max())
-    still = Stillness(float(start_s), float(end_s), int(sel.sum()), tilt, turn, gravity_g)
+    still = Stillness(
+        float(start_s), float(end_s), int(sel.sum()), tilt, turn, gravity_g,
+        None if offset is None else [float(v) for v in offset],
+    )  # fmt: skip
     if tilt > MAX_TILT_SPREAD_DEG or (turn is not None and turn > MAX_TURN_DPS):
         moved = f"tilted {tilt:.0f} deg" if tilt > MAX_TILT_SPREAD_DEG else f"turned at {turn:.0f} deg/s"
         raise CalibrationError(
