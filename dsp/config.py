@@ -67,7 +67,7 @@ class DetectorConfig:
     # --- episode tracking
     start_hold_s: float = 1.0  # candidate windows needed before an episode starts
     end_hold_s: float = 2.0  # non-candidate time that ends an episode
-    update_interval_s: float = 10.0  # an "updated" event at most this often
+    update_interval_s: float = 30.0  # an "updated" event at most this often
     # --- severity thresholds on displacement amplitude (cm): slight < mild < moderate < strong
     severity_cm: tuple[float, float, float] = (0.5, 1.5, 5.0)
     # --- contraction (dystonic posture) detection

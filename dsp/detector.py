@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -142,7 +143,7 @@ class StreamingDetector:
         if self.state.flushed:
             raise RuntimeError("the detector was flushed; start a new one for a new stream")
         t = np.asarray(t, dtype=np.float64).reshape(-1)
-        acc = np.asarray(acc, dtype=np.float32).reshape(-1, 3)
+        acc = np.asarray(acc).reshape(-1, 3)
         if acc.shape[0] != t.shape[0]:
             raise ValueError(f"acc has {acc.shape[0]} rows but t has {t.shape[0]}")
         if self.has_gyro is None:
@@ -152,15 +153,27 @@ class StreamingDetector:
         if (gyro is not None) != self.has_gyro:
             raise ValueError("a stream must keep the same channels: gyroscope appeared or vanished")
         if gyro is not None:
-            gyro = np.asarray(gyro, dtype=np.float32).reshape(-1, 3)
+            gyro = np.asarray(gyro).reshape(-1, 3)
             if gyro.shape[0] != t.shape[0]:
                 raise ValueError(f"gyro has {gyro.shape[0]} rows but t has {t.shape[0]}")
-            x = np.concatenate((acc, gyro), axis=1)
-        else:
-            x = acc
         events: list[Event] = []
-        for a in range(0, t.size, MAX_CHUNK_SAMPLES):
-            self._push(t[a : a + MAX_CHUNK_SAMPLES], x[a : a + MAX_CHUNK_SAMPLES], events)
+        bounds = [(a, min(a + MAX_CHUNK_SAMPLES, t.size)) for a in range(0, t.size, MAX_CHUNK_SAMPLES)]
+
+        def stage_a(i: int) -> list[tuple]:
+            a, b = bounds[i]
+            return self._stage_a(t[a:b], acc[a:b], None if gyro is None else gyro[a:b])
+
+        if len(bounds) < 3:
+            for i in range(len(bounds)):
+                self._stage_b(stage_a(i), events)
+        else:
+            pool = _worker()
+            pending = pool.submit(stage_a, 0)
+            for i in range(len(bounds)):
+                items = pending.result()
+                if i + 1 < len(bounds):
+                    pending = pool.submit(stage_a, i + 1)
+                self._stage_b(items, events)
         events.sort(key=lambda e: e.at_s)  # stable: same order whatever the chunking
         return events
 
@@ -314,17 +327,65 @@ class StreamingDetector:
         self._minutes = MinuteAccountant(self.bin_dur_s, origin, first, delay, self._wall_clock)
 
     # --- the pipeline ---------------------------------------------------------
-    def _push(self, t: np.ndarray, x: np.ndarray, events: list[Event]) -> None:
+    # Two stages: (A) resampling and per-bin features, which depend only on the samples, and
+    # (B) decisions, episodes and minutes. A large push runs A for the next slice on a worker
+    # thread while B handles the current one; each stage still sees its slices in order, so
+    # the results are the same as running them one after the other.
+    def _stage_a(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None) -> list[tuple]:
         st = self.state
+        x = np.empty((6 if gyro is not None else 3, t.size), dtype=np.float32)
+        x[0:3] = acc.T  # channel-major float32
+        if gyro is not None:
+            x[3:6] = gyro.T
         out = regrid(t, x, st.grid, self.sample_rate_hz, self.config.gap_s)
-        if self._minutes is None and st.grid.origin_s is not None:
-            self._init_minutes()
         st.samples += t.size
+        items: list[tuple] = []
         for item in out.items:
             if isinstance(item, Hole):
-                self._hole(item, events)
+                st.next_k = None
+                items.append(("hole", item))
             else:
-                self._segment(item, events)
+                self._segment(item, items)
+        return items
+
+    def _segment(self, seg: Segment, items: list[tuple]) -> None:
+        st = self.state
+        nb = self.bin_n
+        if st.next_k is None or seg.k0 != st.next_k:
+            # a new stretch of data: settle the filters on its first sample
+            self._features.reset(st.features, seg.x[:, 0])
+            b0 = seg.k0 // nb
+            pad = seg.k0 - b0 * nb
+            st.pending = np.repeat(seg.x[:, :1], pad, axis=1)
+            st.pending_filled = np.ones(pad, bool)  # padding is not data
+            st.pending_k0 = b0 * nb
+            items.append(("start", -(-(seg.k0 + self.warmup_n) // nb)))
+        if st.pending.size:
+            st.pending = np.concatenate((st.pending, seg.x), axis=1)
+            st.pending_filled = np.concatenate((st.pending_filled, seg.filled))
+        else:
+            st.pending, st.pending_filled = seg.x, seg.filled
+        st.next_k = seg.k0 + seg.x.shape[1]
+        whole = (st.pending.shape[1] // nb) * nb
+        if whole == 0:
+            return
+        block, st.pending = st.pending[:, :whole], st.pending[:, whole:]
+        filled, st.pending_filled = st.pending_filled[:whole], st.pending_filled[whole:]
+        k0 = st.pending_k0
+        st.pending_k0 = k0 + whole
+        items.append(("bins", k0 // nb, self._features.process(block, k0, st.features, filled)))
+
+    def _stage_b(self, items: list[tuple], events: list[Event]) -> None:
+        st = self.state
+        if self._minutes is None and st.grid.origin_s is not None:
+            self._init_minutes()
+        for kind, arg, *rest in items:
+            if kind == "hole":
+                self._hole(arg, events)
+            elif kind == "start":
+                self._segment_start(arg)
+            else:
+                self._bins(arg, rest[0], events)
 
     def _hole(self, hole: Hole, events: list[Event]) -> None:
         st = self.state
@@ -333,41 +394,16 @@ class StreamingDetector:
         gap = Gap(hole.start_s, hole.end_s)
         st.gaps.append(gap)
         events.append(Event(GAP, hole.end_s, gap=gap))
-        st.next_k = None
 
-    def _segment(self, seg: Segment, events: list[Event]) -> None:
+    def _segment_start(self, valid_from_bin: int) -> None:
         st = self.state
-        nb = self.bin_n
-        if st.next_k is None or seg.k0 != st.next_k:
-            # a new stretch of data: settle the filters on its first sample
-            self._features.reset(st.features, seg.x[0])
-            b0 = seg.k0 // nb
-            pad = seg.k0 - b0 * nb
-            st.pending = np.repeat(seg.x[:1], pad, axis=0)
-            st.pending_filled = np.ones(pad, bool)  # padding is not data
-            st.pending_k0 = b0 * nb
-            st.valid_from_bin = -(-(seg.k0 + self.warmup_n) // nb)
-            st.history = None
-            self._posture.reset_fusion(st.posture)
-            if self.calibrate_s is not None and st.posture.neutral_g is None:
-                if st.posture.calib_until_bin is None:
-                    n_cal = int(round(self.calibrate_s / self.bin_dur_s))
-                    self._posture.start_calibration(st.posture, st.valid_from_bin, st.valid_from_bin + n_cal)
-        if st.pending.size:
-            st.pending = np.concatenate((st.pending, seg.x))
-            st.pending_filled = np.concatenate((st.pending_filled, seg.filled))
-        else:
-            st.pending, st.pending_filled = seg.x, seg.filled
-        st.next_k = seg.k0 + seg.x.shape[0]
-        whole = (st.pending.shape[0] // nb) * nb
-        if whole == 0:
-            return
-        block, st.pending = st.pending[:whole], st.pending[whole:]
-        filled, st.pending_filled = st.pending_filled[:whole], st.pending_filled[whole:]
-        k0 = st.pending_k0
-        st.pending_k0 = k0 + whole
-        bins = self._features.process(block, k0, st.features, filled)
-        self._bins(k0 // nb, bins, events)
+        st.valid_from_bin = valid_from_bin
+        st.history = None
+        self._posture.reset_fusion(st.posture)
+        if self.calibrate_s is not None and st.posture.neutral_g is None:
+            if st.posture.calib_until_bin is None:
+                n_cal = int(round(self.calibrate_s / self.bin_dur_s))
+                self._posture.start_calibration(st.posture, valid_from_bin, valid_from_bin + n_cal)
 
     def _bins(self, bin0: int, bins: Bins, events: list[Event]) -> None:
         st = self.state
@@ -386,7 +422,7 @@ class StreamingDetector:
             lf=bins.lf,
         )
         if not self.has_gyro:  # the spectrum check needs the samples themselves
-            cur["y"] = bb.y.reshape(nnew, self.bin_n, -1)
+            cur["y"] = bb.y.reshape(bb.y.shape[0], nnew, self.bin_n).transpose(1, 0, 2)
         first_event = len(events)
         self._contraction_bins(bin0, bins, cur["valid"], events)
         hist = st.history
@@ -526,6 +562,17 @@ class StreamingDetector:
         return evs
 
 
+_WORKER: ThreadPoolExecutor | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One background thread for the resampling-and-features stage of large pushes."""
+    global _WORKER
+    if _WORKER is None:
+        _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dsp-stage-a")
+    return _WORKER
+
+
 def _edges_in_window(joined: dict, w: int, has_gyro: bool, bin_dur_s: float):
     """Where band power rises (falls) within each window: seconds from the window start.
 
@@ -535,11 +582,18 @@ def _edges_in_window(joined: dict, w: int, has_gyro: bool, bin_dur_s: float):
     ms = joined["ms"]
     p = sliding_window_view((ms[:, 3:6] if has_gyro else ms[:, 0:3]).sum(axis=1), w)
     half = w // 2
-    ref_on = 0.5 * np.median(p[:, half:], axis=1)
-    ref_off = 0.5 * np.median(p[:, :half], axis=1)
+    ref_on = 0.5 * _row_median(p[:, half:])
+    ref_off = 0.5 * _row_median(p[:, :half])
     on_idx = np.argmax(p >= ref_on[:, None], axis=1)
     off_idx = w - 1 - np.argmax(p[:, ::-1] >= ref_off[:, None], axis=1)
     return on_idx * bin_dur_s, (off_idx + 1) * bin_dur_s
+
+
+def _row_median(a: np.ndarray) -> np.ndarray:
+    """Median of each row (a few columns: sorting beats np.median's overhead)."""
+    s = np.sort(a, axis=1)
+    k = s.shape[1]
+    return s[:, k // 2] if k % 2 else 0.5 * (s[:, k // 2 - 1] + s[:, k // 2])
 
 
 def _finite(v) -> float | None:

@@ -18,7 +18,7 @@ from dsp.filters import sosfilt_stream, steady_state
 class BandState:
     """Carry-over for one band-pass filter and its zero-crossing tracker."""
 
-    zi: np.ndarray | None = None  # filter state (sections, 2, channels)
+    zi: np.ndarray | None = None  # filter state (sections, channels, 2)
     prev_y: np.ndarray | None = None  # last filtered sample
     last_cross: np.ndarray | None = None  # grid position of the last upward crossing, per channel
     last_freq: np.ndarray | None = None  # frequency of the last complete cycle, per channel
@@ -35,7 +35,7 @@ class FeatureState:
 class BandBins:
     """Per-bin results for one band."""
 
-    y: np.ndarray  # (bins * bin_n, channels) the band-passed signal itself
+    y: np.ndarray  # (channels, bins * bin_n) the band-passed signal itself
     ms: np.ndarray  # (bins, channels) mean square of the band-passed signal
     m4: np.ndarray  # (bins, channels) mean fourth power (impulsiveness: kurtosis = m4 / ms^2)
     n_cycles: np.ndarray  # (bins, channels) complete cycles ending in the bin
@@ -53,6 +53,16 @@ class Bins:
     lf: np.ndarray  # (bins, channels) Hann-weighted mean of the last bins (NaN if unknown)
     mean: np.ndarray  # (bins, channels) plain mean of each bin (integrates angular rate exactly)
     band: BandBins
+
+
+def _sub_means(x: np.ndarray, count: int, length: int) -> np.ndarray:
+    """Means of consecutive runs of ``length`` samples, per channel (channels x count)."""
+    r = x.reshape(x.shape[0], count, length)
+    out = r[:, :, 0].copy()
+    for i in range(1, length):
+        out += r[:, :, i]
+    out *= np.float32(1.0 / length)
+    return out
 
 
 class BinFeatures:
@@ -94,14 +104,14 @@ class BinFeatures:
         state.lf_tail = None
 
     def process(self, x: np.ndarray, k0: int, state: FeatureState, filled: np.ndarray | None = None) -> Bins:
-        """Features of ``x`` = whole bins of grid samples starting at grid index ``k0``.
+        """Features of ``x`` (channels x samples) = whole bins of grid samples starting at grid
+        index ``k0``. Per-bin outputs are bins x channels.
 
         ``filled`` marks samples interpolated across lost samples: a cycle spanning one is not
         counted (a straight line through a hole would look like one long, irregular cycle)."""
-        n, ch = x.shape
+        ch, n = x.shape
         nb = n // self.bin_n
-        xb = x.reshape(nb, self.bin_n, ch)
-        sub = xb.reshape(nb * self.sub, self.bin_n // self.sub, ch).mean(axis=1)
+        sub = _sub_means(x, nb * self.sub, self.bin_n // self.sub).T  # (subs, ch)
         lf = self._slow(sub, state)
         mean = sub.reshape(nb, self.sub, ch).mean(axis=1) if self.sub > 1 else sub
         if filled is None:
@@ -125,61 +135,71 @@ class BinFeatures:
 
     def _band(self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray) -> BandBins:
         y, bs.zi = sosfilt_stream(sos, x, bs.zi)
-        n, ch = y.shape
+        ch, n = y.shape
+        nb = n // self.bin_n
+        inv_n = np.float32(1.0 / self.bin_n)
+        y2 = y * y
+        ms = (y2.reshape(ch, nb, self.bin_n).sum(axis=2) * inv_n).T
+        y2 *= y2
+        m4 = (y2.reshape(ch, nb, self.bin_n).sum(axis=2) * inv_n).T
         # latest filled grid index at or before each sample (carried across blocks)
+        prev_filled = bs.last_filled_k
         if filled.any():
-            latest = np.maximum.accumulate(np.where(filled, np.arange(k0, k0 + n), bs.last_filled_k))
+            latest = np.maximum.accumulate(np.where(filled, np.arange(k0, k0 + n), prev_filled))
             bs.last_filled_k = int(latest[-1])
         else:
             latest = None
-        nb = n // self.bin_n
-        y2 = y * y
-        ms = y2.reshape(nb, self.bin_n, ch).mean(axis=1)
-        y2 *= y2
-        m4 = y2.reshape(nb, self.bin_n, ch).mean(axis=1)
+
+        # upward zero crossings of every channel at once, in (channel, sample) order
+        neg = (y < 0).ravel()
+        flat = np.flatnonzero(neg[:-1] > neg[1:]) + 1  # negative, then not
+        chan, idx = np.divmod(flat, n)  # idx: index of the first sample >= 0
+        keep = idx > 0  # idx 0 pairs the last sample of one channel with the next one's first
+        chan, idx = chan[keep], idx[keep]
+        if bs.prev_y is not None:  # a crossing between the previous block and this one
+            first = np.flatnonzero((bs.prev_y < 0) & ~neg[0::n][:ch])
+            if first.size:
+                at = np.searchsorted(chan, first)  # in front of each channel's crossings
+                chan = np.insert(chan, at, first)
+                idx = np.insert(idx, at, 0)
+        y1 = y[chan, idx]
+        prev_vals = bs.prev_y if bs.prev_y is not None else np.zeros(ch, np.float32)
+        y0 = np.where(idx > 0, y[chan, np.maximum(idx - 1, 0)], prev_vals[chan])
+        pos = (k0 - 1) + idx + y0 / (y0 - y1)  # grid position of the crossing
+        ebin = idx // self.bin_n
+        lf_k = latest[idx] if latest is not None else np.full(idx.size, prev_filled)
+        bs.prev_y = y[:, -1].copy()
+
         n_cyc = np.zeros((nb, ch))
         s_p = np.zeros((nb, ch))
         s_p2 = np.zeros((nb, ch))
         cb, ca, cdf = [], [], []
-        bs_prev_filled = bs.last_filled_k
-        prev = bs.prev_y
+        starts = np.searchsorted(chan, np.arange(ch + 1))
         for a in range(ch):
-            ya = y[:, a]
-            if prev is None:
-                yfull = ya
-                off = 0
-            else:
-                yfull = np.concatenate(([prev[a]], ya))
-                off = 1
-            up = np.flatnonzero((yfull[1:] >= 0) & (yfull[:-1] < 0)) + 1  # index of first >= 0
-            if up.size == 0:
+            lo, hi = starts[a], starts[a + 1]
+            if lo == hi:
                 continue
-            y0 = yfull[up - 1]
-            y1 = yfull[up]
-            pos = (k0 - off) + (up - 1) + y0 / (y0 - y1)  # grid position of the crossing
-            cross = np.concatenate(([bs.last_cross[a]], pos))
+            pa = pos[lo:hi]
+            cross = np.concatenate(([bs.last_cross[a]], pa))
             period = np.diff(cross)  # grid samples; NaN for the first after a reset
-            lf_k = latest[up - off] if latest is not None else np.full(up.size, bs_prev_filled)
-            period[lf_k >= np.floor(cross[:-1])] = np.nan  # the cycle spans a hole
-            bs.last_cross[a] = pos[-1]
-            ebin = ((k0 - off) + up) // self.bin_n - k0 // self.bin_n
+            period[lf_k[lo:hi] >= np.floor(cross[:-1])] = np.nan  # the cycle spans a hole
+            bs.last_cross[a] = pa[-1]
+            eb = ebin[lo:hi]
             ok = np.isfinite(period)
             if ok.any():
-                b = ebin[ok]
+                b = eb[ok]
                 p = period[ok]
                 n_cyc[:, a] = np.bincount(b, minlength=nb)[:nb]
                 s_p[:, a] = np.bincount(b, weights=p, minlength=nb)[:nb]
                 s_p2[:, a] = np.bincount(b, weights=p * p, minlength=nb)[:nb]
             freq = self.fs / period
-            fprev = np.concatenate(([bs.last_freq[a]], freq))
-            df = np.diff(fprev)
+            df = np.diff(np.concatenate(([bs.last_freq[a]], freq)))
             bs.last_freq[a] = freq[-1]
             okd = np.isfinite(df)
             if okd.any():
-                cb.append(ebin[okd])
+                cb.append(eb[okd])
                 ca.append(np.full(int(okd.sum()), a))
                 cdf.append(df[okd])
-        bs.prev_y = y[-1].copy()
         if cb:
             cycle_bin = np.concatenate(cb)
             cycle_axis = np.concatenate(ca)

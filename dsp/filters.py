@@ -16,11 +16,12 @@ def bandpass_sos(low_hz: float, high_hz: float, sample_rate_hz: float, order: in
 
 
 def steady_state(sos: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    """Filter state for a signal that has been constant at ``x0`` forever (no start-up transient)."""
-    zi = signal.sosfilt_zi(sos)  # (sections, 2)
-    return zi[:, :, None] * np.asarray(x0, dtype=np.float64)[None, None, :]
+    """Filter state (sections, channels, 2) for signals that have been constant at ``x0``
+    forever (no start-up transient)."""
+    zi = signal.sosfilt_zi(np.asarray(sos, dtype=np.float64))  # (sections, 2)
+    return zi[:, None, :] * np.asarray(x0, dtype=np.float64)[None, :, None]
 
 
 def sosfilt_stream(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Filter ``x`` (samples x channels) from state ``zi``; returns output and the new state."""
-    return signal.sosfilt(sos, x, axis=0, zi=zi)
+    """Filter ``x`` (channels x samples) from state ``zi``; returns output and the new state."""
+    return signal.sosfilt(sos, x, axis=-1, zi=zi)

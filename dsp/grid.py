@@ -33,7 +33,7 @@ class Segment:
     """Consecutive grid samples ``k0 .. k0 + len(x) - 1``."""
 
     k0: int
-    x: np.ndarray  # (n, channels) float32
+    x: np.ndarray  # (channels, n) float32, channel-major
     filled: np.ndarray  # (n,) bool: interpolated across lost samples (a short hole)
 
 
@@ -57,16 +57,17 @@ def regrid(
     sample_rate_hz: float,
     gap_s: float,
 ) -> GridOutput:
-    """Resample one chunk onto the grid by linear interpolation; updates ``state`` in place."""
+    """Resample one chunk (``x``: channels x samples) onto the grid by linear interpolation;
+    updates ``state`` in place."""
     t = np.asarray(t, dtype=np.float64).reshape(-1)
     x = np.asarray(x, dtype=np.float32)
     out = GridOutput()
     if t.size == 0:
         return out
-    if not (np.isfinite(t).all() and np.isfinite(x).all()):
-        finite = np.isfinite(t) & np.isfinite(x).all(axis=1)
+    if not (np.isfinite(t.sum()) and np.isfinite(x.sum())):  # NaN and inf propagate into sums
+        finite = np.isfinite(t) & np.isfinite(x).all(axis=0)
         state.skipped += int((~finite).sum())
-        t, x = t[finite], x[finite]
+        t, x = t[finite], x[:, finite]
         if t.size == 0:
             return out
     # Keep only strictly increasing times (relative to everything accepted so far).
@@ -75,7 +76,7 @@ def regrid(
         running = np.maximum.accumulate(np.concatenate(([prev_max], t)))[:-1]
         keep = t > running
         state.skipped += int((~keep).sum())
-        t, x = t[keep], x[keep]
+        t, x = t[keep], x[:, keep]
         if t.size == 0:
             return out
 
@@ -87,9 +88,9 @@ def regrid(
         tt, xx = t, x
     else:
         tt = np.concatenate(([state.last_t], t))
-        xx = np.concatenate((state.last_x[None, :], x))
+        xx = np.concatenate((state.last_x[:, None], x), axis=1)
     state.last_t = float(tt[-1])
-    state.last_x = xx[-1].copy()
+    state.last_x = xx[:, -1].copy()
     if tt.size < 2:
         return out
 
@@ -115,20 +116,51 @@ def regrid(
         if total == 0:
             continue
         k0 = int(kk[a])
-        k = np.arange(k0, k0 + total, dtype=np.int64)
-        g = state.origin_s + k / fs
-        if (c == 1).all():  # one grid point per input pair: no search, no gather
-            t0, t1 = tt[a:b], tt[a + 1 : b + 1]
-            x0, x1 = xx[a:b], xx[a + 1 : b + 1]
-            filled = dts[a:b] > HOLE_PERIODS / fs
-        else:
-            pair = np.repeat(np.arange(a, b), c)
-            t0, t1 = tt[pair], tt[pair + 1]
-            x0, x1 = xx.take(pair, axis=0), xx.take(pair + 1, axis=0)
-            filled = dts[pair] > HOLE_PERIODS / fs
-        w = ((g - t0) / (t1 - t0)).astype(np.float32)[:, None]
-        seg = x1 - x0
-        seg *= w
-        seg += x0
+        seg, filled = _interpolate(tt, xx, dts, c, a, b, k0, total, state.origin_s, fs)
         out.items.append(Segment(k0, seg, filled))
     return out
+
+
+def _interpolate(tt, xx, dts, c, a, b, k0, total, origin_s, fs):
+    """Grid samples k0 .. k0 + total - 1 from input pairs a .. b-1 (``c`` grid points each)."""
+    irregular = np.flatnonzero(c != 1)
+    ch = xx.shape[0]
+    out = np.empty((ch, total), dtype=np.float32)
+    filled = np.empty(total, dtype=bool)
+    if irregular.size * 8 > c.size:  # many: gather once
+        spans = [(0, c.size, True)]
+    else:  # few: straight slices between them, a small gather at each
+        spans = []
+        p = 0
+        for q in irregular:
+            if q > p:
+                spans.append((p, q, False))
+            spans.append((q, q + 1, True))
+            p = q + 1
+        if p < c.size:
+            spans.append((p, c.size, False))
+    j = 0
+    hole_s = HOLE_PERIODS / fs
+    for p, q, gather in spans:
+        cc = c[p:q]
+        m = int(cc.sum()) if gather else q - p
+        if m == 0:
+            continue
+        k = np.arange(k0 + j, k0 + j + m, dtype=np.int64)
+        g = origin_s + k / fs
+        if gather:
+            pair = np.repeat(np.arange(a + p, a + q), cc)
+            t0, t1 = tt[pair], tt[pair + 1]
+            x0, x1 = xx.take(pair, axis=1), xx.take(pair + 1, axis=1)
+            filled[j : j + m] = dts[pair] > hole_s
+        else:
+            t0, t1 = tt[a + p : a + q], tt[a + p + 1 : a + q + 1]
+            x0, x1 = xx[:, a + p : a + q], xx[:, a + p + 1 : a + q + 1]
+            filled[j : j + m] = dts[a + p : a + q] > hole_s
+        w = ((g - t0) / (t1 - t0)).astype(np.float32)
+        seg = out[:, j : j + m]
+        np.subtract(x1, x0, out=seg)
+        seg *= w
+        seg += x0
+        j += m
+    return out, filled

@@ -183,17 +183,21 @@ class PostureEstimator:
         sel = quiet & fin
         gq = np.where(sel[:, None], np.round(np.nan_to_num(g) * Q_SCALE), 0).astype(np.int64)
         psum = _seg_sums(np.c_[gq, sel.astype(np.int64)], seg_start)
-        up = np.full((n, 3), np.nan)
-        for j, (s, e) in enumerate(zip(seg_start, seg_end)):
+        frames = np.full((seg_start.size, 3, 3), np.nan)  # per block: up, forward, left
+        last = None
+        for j, s in enumerate(seg_start):
             self._enter_post(st, int(blocks[s]))
             if st.neutral_g is not None:
-                up[s:e] = st.neutral_g
+                if last is None or last[0] is not st.neutral_g:
+                    last = (st.neutral_g, _frame(st.neutral_g))
+                frames[j] = last[1]
             st.post_open += psum[j]
+        frame = np.repeat(frames, seg_end - seg_start, axis=0)  # (n, 3, 3)
         if st.calib_until_bin is not None or st.calib_end_bin is not None:
             # no neutral before a calibration has finished
             end = st.calib_until_bin if st.calib_until_bin is not None else st.calib_end_bin
-            up[idx < end] = np.nan
-        pitch, roll, tilt = _angles(g, up)
+            frame[idx < end] = np.nan
+        pitch, roll, tilt = _angles(g, frame)
         if self.has_gyro:
             yaw_dev = self.heading.process(st.heading, yaw)
             yaw_dev[~np.isfinite(tilt)] = np.nan
@@ -274,12 +278,12 @@ class PostureEstimator:
             self._update_neutral(st, s)
 
     def _update_neutral(self, st: PostureState, s: np.ndarray) -> None:
-        frac = s[3] / self.block_bins
+        frac = int(s[3]) / self.block_bins
         if st.calibrated or frac < 0.5:
             st.far_blocks, st.far_g = 0, None  # not a quiet block: no held posture to learn
             return
         m = s[:3].astype(np.float64)
-        m /= np.linalg.norm(m)
+        m /= math.sqrt(float(m @ m))
         if st.neutral_g is None:
             st.neutral_g = m
             return
@@ -306,20 +310,20 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, float(a @ b)))))
 
 
-def _angles(g: np.ndarray, up: np.ndarray):
-    """Pitch, roll and tilt (deg) of gravity directions ``g`` in the frames of neutral ``up``
-    (one neutral per row; NaN rows where it is unknown)."""
-    x = np.zeros_like(up)
-    x[:, 0] = 1.0
-    vertical_x = np.abs(up[:, 0]) > 0.9  # sensor x nearly vertical: use y as the reference
-    x[vertical_x] = (0.0, 1.0, 0.0)
-    f = x - (x * up).sum(axis=1)[:, None] * up
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f /= np.sqrt((f * f).sum(axis=1))[:, None]
-    left = np.cross(up, f)
-    gu = (g * up).sum(axis=1)
-    gf = (g * f).sum(axis=1)
-    gl = (g * left).sum(axis=1)
+def _frame(up: np.ndarray) -> np.ndarray:
+    """Rows: up (the neutral gravity direction), forward (the sensor x axis made horizontal;
+    y when x is nearly vertical) and left = up x forward."""
+    x = np.array([0.0, 1.0, 0.0]) if abs(float(up[0])) > 0.9 else np.array([1.0, 0.0, 0.0])
+    f = x - float(x @ up) * up
+    f /= np.linalg.norm(f)
+    return np.stack((up, f, np.cross(up, f)))
+
+
+def _angles(g: np.ndarray, frame: np.ndarray):
+    """Pitch, roll and tilt (deg) of gravity directions ``g`` in per-bin neutral frames
+    (``_frame`` rows; NaN where the neutral is unknown)."""
+    c = np.einsum("nij,nj->ni", frame, g)  # components along up, forward, left
+    gu, gf, gl = c[:, 0], c[:, 1], c[:, 2]
     pitch = np.degrees(np.arctan2(-gf, gu))
     roll = np.degrees(np.arctan2(-gl, gu))
     tilt = np.degrees(np.arccos(np.clip(gu, -1.0, 1.0)))

@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 CONC_RESOLUTION_HZ = 0.2  # frequency resolution of the spectrum check
 EDGE_MARGIN_HZ = 0.3  # cycle frequencies this far outside the bands still count (estimates wobble)
@@ -50,7 +49,7 @@ class WindowInputs:
     sum_period: np.ndarray  # (n, ch)
     sum_period_sq: np.ndarray  # (n, ch)
     lf: np.ndarray  # (n, ch) slow components
-    y: np.ndarray | None = None  # (n, bin_n, 3) band-passed samples (accelerometer-only streams)
+    y: np.ndarray | None = None  # (n, 3, bin_n) band-passed samples (accelerometer-only streams)
 
 
 @dataclass
@@ -114,10 +113,10 @@ def _concentration(y: np.ndarray, w: int, which: np.ndarray, fs: float, lo_hz: f
     idx = np.flatnonzero(which)
     if idx.size == 0:
         return out, peak_hz
-    nbins, bin_n, ch = y.shape
+    nbins, ch, bin_n = y.shape
     n = w * bin_n
-    view = sliding_window_view(y.reshape(nbins * bin_n, ch), n, axis=0)[::bin_n]  # (m, ch, n)
-    seg = view[idx] * np.hanning(n).astype(np.float32)
+    seg = y[idx[:, None] + np.arange(w)[None, :]]  # (k, w, ch, bin_n)
+    seg = seg.transpose(0, 2, 1, 3).reshape(idx.size, ch, n) * np.hanning(n).astype(np.float32)
     nfft = 1 << int(math.ceil(math.log2(fs / CONC_RESOLUTION_HZ)))
     nfft = max(nfft, 1 << int(math.ceil(math.log2(n))))
     p = np.abs(np.fft.rfft(seg, nfft, axis=-1)) ** 2
