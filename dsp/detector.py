@@ -139,13 +139,12 @@ class StreamingDetector:
 
     # --- public API -----------------------------------------------------------
     def push(self, t, acc, gyro=None) -> list[Event]:
-        """Feed one chunk (``t`` seconds, ``acc`` (n,3) g, ``gyro`` (n,3) deg/s or None)."""
+        """Feed one chunk: ``t`` seconds, ``acc`` in g and ``gyro`` in deg/s (or None), each an
+        (n, 3) array or a tuple of three length-n columns."""
         if self.state.flushed:
             raise RuntimeError("the detector was flushed; start a new one for a new stream")
         t = np.asarray(t, dtype=np.float64).reshape(-1)
-        acc = np.asarray(acc).reshape(-1, 3)
-        if acc.shape[0] != t.shape[0]:
-            raise ValueError(f"acc has {acc.shape[0]} rows but t has {t.shape[0]}")
+        acc = _columns(acc, t.size, "acc")
         if self.has_gyro is None:
             if t.size == 0:
                 return []
@@ -153,15 +152,14 @@ class StreamingDetector:
         if (gyro is not None) != self.has_gyro:
             raise ValueError("a stream must keep the same channels: gyroscope appeared or vanished")
         if gyro is not None:
-            gyro = np.asarray(gyro).reshape(-1, 3)
-            if gyro.shape[0] != t.shape[0]:
-                raise ValueError(f"gyro has {gyro.shape[0]} rows but t has {t.shape[0]}")
+            gyro = _columns(gyro, t.size, "gyro")
         events: list[Event] = []
         bounds = [(a, min(a + MAX_CHUNK_SAMPLES, t.size)) for a in range(0, t.size, MAX_CHUNK_SAMPLES)]
 
         def stage_a(i: int) -> list[tuple]:
             a, b = bounds[i]
-            return self._stage_a(t[a:b], acc[a:b], None if gyro is None else gyro[a:b])
+            cols = acc if gyro is None else acc + gyro
+            return self._stage_a(t[a:b], [c[a:b] for c in cols])
 
         if len(bounds) < 3:
             for i in range(len(bounds)):
@@ -331,12 +329,11 @@ class StreamingDetector:
     # (B) decisions, episodes and minutes. A large push runs A for the next slice on a worker
     # thread while B handles the current one; each stage still sees its slices in order, so
     # the results are the same as running them one after the other.
-    def _stage_a(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None) -> list[tuple]:
+    def _stage_a(self, t: np.ndarray, cols: list[np.ndarray]) -> list[tuple]:
         st = self.state
-        x = np.empty((6 if gyro is not None else 3, t.size), dtype=np.float32)
-        x[0:3] = acc.T  # channel-major float32
-        if gyro is not None:
-            x[3:6] = gyro.T
+        x = np.empty((len(cols), t.size), dtype=np.float32)  # channel-major float32
+        for i, c in enumerate(cols):
+            x[i] = c
         out = regrid(t, x, st.grid, self.sample_rate_hz, self.config.gap_s)
         st.samples += t.size
         items: list[tuple] = []
@@ -600,6 +597,22 @@ def _finite(v) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
+def _columns(v, n: int, name: str) -> tuple[np.ndarray, ...]:
+    """Three length-n columns from an (n, 3) array-like or a tuple of three columns (views where
+    possible)."""
+    if isinstance(v, tuple) and len(v) == 3 and all(np.ndim(c) == 1 for c in v):
+        cols = tuple(np.asarray(c).reshape(-1) for c in v)
+    else:
+        a = np.asarray(v)
+        if a.ndim != 2 or a.shape[1] != 3:
+            a = a.reshape(-1, 3)
+        cols = (a[:, 0], a[:, 1], a[:, 2])
+    for c in cols:
+        if c.shape[0] != n:
+            raise ValueError(f"{name} has {c.shape[0]} rows but t has {n}")
+    return cols
+
+
 def detect(
     frame: pd.DataFrame,
     sample_rate_hz: float | None = None,
@@ -625,10 +638,10 @@ def detect(
             raise ValueError("cannot estimate the sample rate: fewer than two increasing times")
         est_hz = 1.0 / float(np.median(d))
         sample_rate_hz = round(est_hz) if est_hz >= 100 else round(est_hz, 1)  # a nominal rate
-    acc = frame[["acc_x", "acc_y", "acc_z"]].to_numpy(dtype=np.float64)
+    acc = tuple(frame[c].to_numpy() for c in ("acc_x", "acc_y", "acc_z"))  # views, no copies
     gyro = None
     if all(c in frame.columns for c in ("gyro_x", "gyro_y", "gyro_z")):
-        gyro = frame[["gyro_x", "gyro_y", "gyro_z"]].to_numpy(dtype=np.float64)
+        gyro = tuple(frame[c].to_numpy() for c in ("gyro_x", "gyro_y", "gyro_z"))
     det = StreamingDetector(float(sample_rate_hz), placement=placement, config=config, start_time=start_time)
     det.push(t, acc, gyro)
     det.flush()
