@@ -619,6 +619,8 @@ def detect(
     placement: str = "wrist",
     config: DetectorConfig | None = None,
     start_time: datetime | None = None,
+    neutral_g: Sequence[float] | None = None,
+    calibrate_s: float | None = None,
 ) -> pd.DataFrame:
     """Episodes in a recording held in a DataFrame with the canonical columns.
 
@@ -642,7 +644,14 @@ def detect(
     gyro = None
     if all(c in frame.columns for c in ("gyro_x", "gyro_y", "gyro_z")):
         gyro = tuple(frame[c].to_numpy() for c in ("gyro_x", "gyro_y", "gyro_z"))
-    det = StreamingDetector(float(sample_rate_hz), placement=placement, config=config, start_time=start_time)
+    det = StreamingDetector(
+        float(sample_rate_hz),
+        placement=placement,
+        config=config,
+        start_time=start_time,
+        neutral_g=neutral_g,
+        calibrate_s=calibrate_s,
+    )
     det.push(t, acc, gyro)
     det.flush()
     return det.episodes()
