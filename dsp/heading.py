@@ -69,40 +69,58 @@ class HeadingTracker:
         a = self.a
         i = 0
         while i < n:
+            if math.isnan(yaw_deg[i]):  # no heading here: start afresh where it resumes
+                j = i + 1
+                while j < n and math.isnan(yaw_deg[j]):
+                    j += 1
+                out[i:j] = np.nan
+                self.reset(st)
+                i = j
+                continue
             if math.isnan(st.ref_deg):
                 st.ref_deg = float(yaw_deg[i])
             if not st.frozen:
-                ref, _ = lfilter([1.0 - a], [1.0, -a], yaw_deg[i:], zi=[a * st.ref_deg])
+                stop = _next_nan(yaw_deg, i)
+                ref, _ = lfilter([1.0 - a], [1.0, -a], yaw_deg[i:stop], zi=[a * st.ref_deg])
                 ref_before = np.concatenate(([st.ref_deg], ref[:-1]))
-                e = yaw_deg[i:] - ref_before
+                e = yaw_deg[i:stop] - ref_before
                 hit = np.flatnonzero(np.abs(e) >= self.enter_deg)
                 if hit.size == 0:
-                    out[i:] = e
+                    out[i:stop] = e
                     st.ref_deg = float(ref[-1])
-                    return out
+                    i = stop
+                    continue
                 j = int(hit[0])
                 out[i : i + j + 1] = e[: j + 1]
                 st.ref_deg = float(ref_before[j])  # the heading before the turn began
                 st.frozen, st.peak_deg, st.frozen_bins = True, float(abs(e[j])), 1
                 i += j + 1
                 continue
-            e = yaw_deg[i:] - st.ref_deg
+            stop = _next_nan(yaw_deg, i)
+            e = yaw_deg[i:stop] - st.ref_deg
             peak = np.maximum.accumulate(np.maximum(np.abs(e), st.peak_deg))
             held = st.frozen_bins + np.arange(1, e.size + 1)
             prev = yaw_deg[i - 1] if i > 0 else st.last_yaw_deg
-            rate = np.abs(np.diff(np.concatenate(([prev], yaw_deg[i:])))) / self.dt
+            rate = np.abs(np.diff(np.concatenate(([prev], yaw_deg[i:stop])))) / self.dt
             settled = ~(rate >= self.settle_dps)  # NaN (no previous bin) counts as settled
             back = ((np.abs(e) < self.exit_deg) | (np.abs(e) < self.return_frac * peak)) & settled
             back |= held >= self.adopt_bins
             hit = np.flatnonzero(back)
             if hit.size == 0:
-                out[i:] = e
+                out[i:stop] = e
                 st.peak_deg = float(peak[-1])
                 st.frozen_bins += e.size
-                return out
+                i = stop
+                continue
             j = int(hit[0])
             out[i : i + j + 1] = e[: j + 1]
             # back (or adopted): the reference restarts from here
             st.frozen, st.ref_deg, st.peak_deg, st.frozen_bins = False, float(yaw_deg[i + j]), 0.0, 0
             i += j + 1
         return out
+
+
+def _next_nan(a: np.ndarray, i: int) -> int:
+    """Index of the first NaN at or after ``i`` (len(a) if none)."""
+    nan = np.flatnonzero(np.isnan(a[i:]))
+    return i + int(nan[0]) if nan.size else a.size

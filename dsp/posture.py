@@ -88,7 +88,9 @@ class PostureEstimator:
         bias_tau_s: float = 600.0,
         block_s: float = 10.0,
         still_dps: float = 8.0,
+        still_unknown_dps: float = 15.0,
         still_tilt_dps: float = 2.0,
+        heading_after_s: float = 15.0,
         near_neutral_deg: float = 10.0,
         adopt_after_s: float = 300.0,
     ) -> None:
@@ -101,6 +103,8 @@ class PostureEstimator:
         self.bias_tau_s = bias_tau_s
         self.still_dps = still_dps
         self.still_tilt_dps = still_tilt_dps
+        self.still_unknown_dps = still_unknown_dps
+        self.heading_after_s = heading_after_s
         self.near_neutral_deg = near_neutral_deg
         self.adopt_blocks = max(1, int(math.ceil(adopt_after_s / self.block_s)))
         self.heading = HeadingTracker(bin_dur_s, adopt_after_s=adopt_after_s)
@@ -155,18 +159,29 @@ class PostureEstimator:
             with np.errstate(invalid="ignore"):
                 tilt_rate = np.degrees(np.arccos(np.clip((g_acc * g_prev).sum(axis=1), -1, 1))) / self.dt
             st.prev_g = g_acc[-1].copy()
-            still = quiet & ok & (tilt_rate < self.still_tilt_dps)
-            still &= np.sqrt((w * w).sum(axis=1)) < self.still_dps
-            wq = np.where(still[:, None], np.round(w * Q_SCALE), 0).astype(np.int64)
-            wsum = _seg_sums(np.c_[wq, still.astype(np.int64)], seg_start)
+            steady = quiet & ok & (tilt_rate < self.still_tilt_dps)
             bias = np.zeros((n, 3))
-            for j, (s, e) in enumerate(zip(seg_start, seg_end)):
+            known = np.zeros(n, bool)  # the bias rests on enough still time to integrate a heading
+            has_bias = np.zeros(n, bool)
+            for s, e in zip(seg_start, seg_end):
                 self._enter_bias(st, int(blocks[s]))
                 if st.bias_dps is not None:
                     bias[s:e] = st.bias_dps
-                st.bias_open += wsum[j]
+                    has_bias[s:e] = True
+                    known[s:e] = st.bias_w * self.dt >= self.heading_after_s
+                # still: hardly turning, judged against the offset learnt so far (a sensor with
+                # a large offset is still too)
+                d = w[s:e] - bias[s:e]
+                lim = self.still_dps if st.bias_dps is not None else self.still_unknown_dps
+                still = steady[s:e] & (np.sqrt((d * d).sum(axis=1)) < lim)
+                if still.any():
+                    st.bias_open[:3] += np.round(w[s:e][still] * Q_SCALE).astype(np.int64).sum(axis=0)
+                    st.bias_open[3] += int(still.sum())
             w_c = w - bias
             g = self._fuse(st, g_acc, ok, w_c)
+            # until the offset is known the fused direction drifts (offset x fusion time
+            # constant): the accelerometer's own direction is the better estimate then
+            g = np.where(has_bias[:, None], g, g_acc)
             rate_up = (w_c * np.nan_to_num(g)).sum(axis=1)  # deg/s about the vertical
             # integrated strictly in order from the carried heading (chunk-invariant)
             yaw = np.cumsum(np.concatenate(([st.yaw_deg], rate_up * self.dt)))[1:]
@@ -175,13 +190,15 @@ class PostureEstimator:
             g = g_acc
             yaw = np.full(n, np.nan)
 
-        fin = np.isfinite(g).all(axis=1)
+        # The neutral is learnt from the accelerometer's direction in quiet time, where it is
+        # exact; the fused direction would carry any error in the gyroscope offset.
+        fin = np.isfinite(g_acc).all(axis=1)
         if st.calib_until_bin is not None:
-            self._calibrate(st, idx, g, fin)
+            self._calibrate(st, idx, g_acc, fin)
 
         # neutral per block, then angles for every bin at once
         sel = quiet & fin
-        gq = np.where(sel[:, None], np.round(np.nan_to_num(g) * Q_SCALE), 0).astype(np.int64)
+        gq = np.where(sel[:, None], np.round(np.nan_to_num(g_acc) * Q_SCALE), 0).astype(np.int64)
         psum = _seg_sums(np.c_[gq, sel.astype(np.int64)], seg_start)
         frames = np.full((seg_start.size, 3, 3), np.nan)  # per block: up, forward, left
         last = None
@@ -199,7 +216,8 @@ class PostureEstimator:
             frame[idx < end] = np.nan
         pitch, roll, tilt = _angles(g, frame)
         if self.has_gyro:
-            yaw_dev = self.heading.process(st.heading, yaw)
+            # no heading until the gyroscope offset is known: it would drift by the offset
+            yaw_dev = self.heading.process(st.heading, np.where(known, yaw, np.nan))
             yaw_dev[~np.isfinite(tilt)] = np.nan
             dev = np.sqrt(tilt**2 + np.nan_to_num(yaw_dev) ** 2)
         else:

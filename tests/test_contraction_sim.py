@@ -170,3 +170,14 @@ def test_chunk_invariance_with_contractions(short_neck, sizes):
     eps, events = feed(sizes)
     pd.testing.assert_frame_equal(eps, ref_eps)
     assert events == ref_events
+
+
+@pytest.mark.parametrize("offset_dps", [(2.5, 4.0), (8.0, 10.0)])
+def test_large_gyroscope_offsets_are_learnt(offset_dps):
+    """Consumer gyroscopes start with zero-rate offsets of several deg/s; the heading must not
+    drift into an endless torticollis, nor the neutral tilt be learnt off by offset x time."""
+    sim = simulate("neck_postures", seed=2, gyro_bias_range_dps=offset_dps)
+    eps = dsp.detect(sim.frame, float(sim.meta["sample_rate_hz"]), placement="neck")
+    pairs, fp = score(sim, eps[eps.kind == "contraction"], True)
+    assert all(d is not None and d.direction == r.direction for r, d in pairs)
+    assert len(fp) == 0
