@@ -70,9 +70,8 @@ class HeadingTracker:
         i = 0
         while i < n:
             if math.isnan(yaw_deg[i]):  # no heading here: start afresh where it resumes
-                j = i + 1
-                while j < n and math.isnan(yaw_deg[j]):
-                    j += 1
+                fin = np.flatnonzero(~np.isnan(yaw_deg[i:]))
+                j = i + int(fin[0]) if fin.size else n
                 out[i:j] = np.nan
                 self.reset(st)
                 i = j

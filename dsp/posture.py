@@ -160,6 +160,7 @@ class PostureEstimator:
                 tilt_rate = np.degrees(np.arccos(np.clip((g_acc * g_prev).sum(axis=1), -1, 1))) / self.dt
             st.prev_g = g_acc[-1].copy()
             steady = quiet & ok & (tilt_rate < self.still_tilt_dps)
+            wq_all = np.round(w * Q_SCALE).astype(np.int64)
             bias = np.zeros((n, 3))
             known = np.zeros(n, bool)  # the bias rests on enough still time to integrate a heading
             has_bias = np.zeros(n, bool)
@@ -174,9 +175,10 @@ class PostureEstimator:
                 d = w[s:e] - bias[s:e]
                 lim = self.still_dps if st.bias_dps is not None else self.still_unknown_dps
                 still = steady[s:e] & (np.sqrt((d * d).sum(axis=1)) < lim)
-                if still.any():
-                    st.bias_open[:3] += np.round(w[s:e][still] * Q_SCALE).astype(np.int64).sum(axis=0)
-                    st.bias_open[3] += int(still.sum())
+                k = int(np.count_nonzero(still))
+                if k:
+                    st.bias_open[:3] += wq_all[s:e][still].sum(axis=0)
+                    st.bias_open[3] += k
             w_c = w - bias
             g = self._fuse(st, g_acc, ok, w_c)
             # until the offset is known the fused direction drifts (offset x fusion time
@@ -213,7 +215,8 @@ class PostureEstimator:
         if st.calib_until_bin is not None or st.calib_end_bin is not None:
             # no neutral before a calibration has finished
             end = st.calib_until_bin if st.calib_until_bin is not None else st.calib_end_bin
-            frame[idx < end] = np.nan
+            if idx[0] < end:
+                frame[idx < end] = np.nan
         pitch, roll, tilt = _angles(g, frame)
         if self.has_gyro:
             # no heading until the gyroscope offset is known: it would drift by the offset
