@@ -386,6 +386,15 @@ def test_commands_from_cli_modules_are_registered(tmp_path, monkeypatch):
     assert "hello" in h.stdout and "replay" in h.stdout and "episodes" in h.stdout
 
 
+def test_replay_help_names_every_input_it_accepts():
+    """replay reads CSV/CSV.gz, a BIDS-Motion folder and (with --capture) a raw capture."""
+    h = run("replay", "--help")
+    assert h.exit_code == 0
+    text = " ".join(h.stdout.split())
+    for needle in ("CSV or CSV.gz", "BIDS-Motion folder", "--capture", "FILE.jsonl"):
+        assert needle in text, (needle, text)
+
+
 # --------------------------------------------------------------------------- both kinds in the export
 
 

@@ -334,13 +334,18 @@ def demo(db: str | None) -> None:
     "--config", "config_path", metavar="FILE.json", default=None,
     help="Detector settings as a JSON object (see dsp/config.py).",
 )  # fmt: skip
-@click.option("--capture", "is_capture", is_flag=True, help="REC is a raw capture from `live --capture`.")
+@click.option(
+    "--capture", "is_capture", is_flag=True, help="REC is a raw capture FILE.jsonl from `live --capture`."
+)
 @calibration_options
 def replay(
     rec: str, db: str | None, placement: str | None, speed: str, config_path: str | None, is_capture: bool,
     calibrate_s: float | None, no_calibration: bool,
 ) -> None:  # fmt: skip
-    """Replay recording REC (CSV or CSV.gz) through the real-time detector into the log.
+    """Replay recording REC through the real-time detector into the log.
+
+    REC is a recording (CSV or CSV.gz), a BIDS-Motion folder (or its *_motion.tsv file), or,
+    with --capture, a raw capture FILE.jsonl written by `live --capture`.
 
     Prints each episode as it starts and ends, then a summary. Sustained postures are
     measured against the neutral posture: --calibrate SECONDS, else the one stored with
