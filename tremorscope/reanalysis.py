@@ -8,12 +8,17 @@ changed in ``extra_json["reanalysis"]``. ``tremorscope episodes --session NEW`` 
 Settings given for a re-analysis are applied on top of the settings the original session
 was analysed with, so a file holding only ``{"contraction_threshold_deg": 10}`` changes that
 one threshold and nothing else.
+
+A session whose neutral posture was calibrated (``extra_json["calibrated"]`` with its
+``neutral_g``) is re-analysed against that same neutral (``neutral_from = "parent"``), so
+postures are measured from the same reference as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -135,6 +140,10 @@ def reanalyze(
     for key in ("recording_meta", "live"):
         if key in parent_extra:
             extra[key] = parent_extra[key]
+    neutral = parent_neutral(parent_extra)
+    if neutral is not None:  # the same reference posture as the parent, not a new guess
+        extra["neutral_from"] = "parent"
+        extra["reanalysis"]["neutral_of_session"] = session_id
     info = SessionInfo(
         source=f"re-analysis of session {session_id}: {row.get('source')}",
         sample_rate_hz=float(rate),
@@ -145,6 +154,7 @@ def reanalyze(
         mode="reanalysis",
         extra=extra,
         parent_session_id=session_id,
+        neutral_g=neutral,
     )
     counters = {k: int(raw_row.get(k) or 0) for k in CARRIED_COUNTERS}
 
@@ -170,6 +180,22 @@ def reanalyze(
             store.add_gap(result.session_id, Gap(float(g.start_s), float(g.end_s)), origin="bridge")
         store.commit()
     return result
+
+
+def parent_neutral(extra: Mapping[str, Any]) -> list[float] | None:
+    """The calibrated neutral a session used (``extra_json``), or None when it was not calibrated.
+
+    A neutral the detector only learned from quiet posture (``calibrated`` false) is not
+    carried: the re-analysis learns it again, as the original did.
+    """
+    g = extra.get("neutral_g")
+    if not extra.get("calibrated") or not isinstance(g, list) or len(g) != 3:
+        return None
+    try:
+        values = [float(v) for v in g]
+    except (TypeError, ValueError):
+        return None
+    return values if all(math.isfinite(v) for v in values) and any(values) else None
 
 
 def _extra(row: Mapping[str, Any]) -> dict[str, Any]:
