@@ -74,6 +74,8 @@ LINK_FIELDS = (
     ("drift_ppm", "clock drift ppm"),
     ("battery_pct", "battery %"),
 )
+#: What an accelerometer-only session cannot show, for sessions logged before the session runner
+#: stored the detector's own ``limits`` in ``extra_json`` (newer sessions carry their own words).
 ACC_ONLY_LIMITS = (
     "accelerometer only: rotation about the vertical (torticollis; radial/ulnar deviation) cannot be "
     "seen, tremor amplitude in deg/s is not available, and posture angles rest on gravity alone"
@@ -1178,10 +1180,47 @@ def _extra(row: dict[str, Any]) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
+def session_limits(row: dict[str, Any]) -> list[str]:
+    """What a session's data cannot show: the detector's own words (``extra_json["limits"]``).
+
+    Sessions logged without that key fall back to :data:`ACC_ONLY_LIMITS` when they have no
+    gyroscope, so older logs still say what an accelerometer alone misses.
+    """
+    limits = _extra(row).get("limits")
+    if isinstance(limits, list):
+        return [str(x) for x in limits if str(x).strip()]
+    return [ACC_ONLY_LIMITS] if row.get("has_gyro") == 0 else []
+
+
+def neutral_text(row: dict[str, Any]) -> str:
+    """Whether a session's neutral posture was calibrated, and from what (``extra_json``)."""
+    extra = _extra(row)
+    if "calibrated" not in extra:
+        return "not recorded"
+    if not extra.get("calibrated"):
+        return "no: learned from quiet posture" if extra.get("neutral_g") is not None else "no"
+    source = extra.get("neutral_from")
+    if source == "calibrate_s" and extra.get("calibrate_s") is not None:
+        how = f"measured over the first {_num(extra['calibrate_s'], 'g')} s"
+    elif source == "stored" and extra.get("calibration_id") is not None:
+        how = f"stored calibration {extra['calibration_id']}"
+    elif source == "parent":
+        of = (extra.get("reanalysis") or {}).get("neutral_of_session") or row.get("parent_session_id")
+        how = f"as session {of}"
+    elif source == "detector_calibrate_s":
+        how = "measured by the detector at the start"
+    elif source == "given":
+        how = "given"
+    else:
+        return "yes"
+    return f"yes: {how}"
+
+
 def _quality_html(data: ReportData) -> str:
     out = ['<section id="quality"><h2>Data quality</h2>']
     rows = []
-    limits = []
+    no_gyro = []
+    limits: dict[str, list[int]] = {}  # limit text -> sessions, in order of first appearance
     for s in data.sessions:
         r = s.row
         span = s.t_end_s - s.t_start_s
@@ -1217,6 +1256,7 @@ def _quality_html(data: ReportData) -> str:
                 _td(format_duration(span), span),
                 _td(device),
                 _td(r.get("placement") or ""),
+                _td(neutral_text(r)),
                 _td(f"{_num(nominal, 'g')} / {_num(eff, '.2f')}{flag}", eff),
                 _td(gyro),
                 _td(r.get("samples") or 0, r.get("samples") or 0),
@@ -1228,13 +1268,16 @@ def _quality_html(data: ReportData) -> str:
             ]
         )
         if r.get("has_gyro") == 0:
-            limits.append(s.id)
+            no_gyro.append(s.id)
+        for limit in session_limits(r):
+            limits.setdefault(limit, []).append(s.id)
     headers = [
         "session",
         "start",
         "length",
         "device · source",
         "placement",
+        "neutral posture calibrated",
         "rate Hz nominal / effective",
         "gyro",
         "samples",
@@ -1254,10 +1297,25 @@ def _quality_html(data: ReportData) -> str:
         "decoded; skipped rows were empty or out of time order in a recording file. "
         f"⚠ marks an effective rate more than {RATE_WARN_FRACTION * 100:.0f} % from the nominal one."
     ]
-    if limits:
-        which = ", ".join(map(str, limits))
-        notes.append(f"Session(s) {which} recorded without a gyroscope ({ACC_ONLY_LIMITS}).")
+    if no_gyro:
+        notes.append(f"Session(s) {', '.join(map(str, no_gyro))} recorded without a gyroscope.")
+    notes.append(
+        "A calibrated neutral posture was measured while the person held still (`tremorscope "
+        "calibrate` or --calibrate); without one, sustained postures are judged against posture "
+        "learned from quiet time (neck) or not at all (limbs)."
+    )
     out.append("".join(f'<p class="hint">{_e(n)}</p>' for n in notes))
+    if limits:
+        items = []
+        for limit, ids in limits.items():
+            who = (
+                "all sessions"
+                if len(ids) == len(data.sessions) > 1
+                else "session(s) " + ", ".join(map(str, ids))
+            )
+            items.append(f'<li data-sessions="{_e(" ".join(map(str, ids)))}">{_e(limit)} — {_e(who)}</li>')
+        out.append("<h3>What these data cannot show</h3>")
+        out.append(f'<ul class="limits" id="limits-list">{"".join(items)}</ul>')
     g = data.gaps.assign(length=data.gaps["end_s"] - data.gaps["start_s"]).sort_values(
         "length", ascending=False
     )
