@@ -404,13 +404,29 @@ def _gestures(scene: Scene, duration_s: float) -> Iterator[Segment]:
         yield seg
 
 
-def _typing(scene: Scene, duration_s: float) -> Iterator[Segment]:
+def _rests_and_bouts(
+    scene: Scene,
+    duration_s: float,
+    rest_s: tuple[float, float],
+    bout_s: tuple[float, float],
+    pose: Callable[[np.random.Generator], tuple[dict[str, float], np.ndarray]],
+    activity: Callable[[Segment, float, float], None],
+    move_s: tuple[float, float] | None = None,
+    truth_from_move: bool = False,
+) -> Iterator[Segment]:
+    """Supported rest, then a bout of ``activity`` in ``pose``, again and again.
+
+    Durations are drawn uniformly from ``rest_s`` and ``bout_s`` (low, high); each rest after
+    the first starts by moving back to a rest pose, each bout by moving into ``pose`` (over
+    a duration drawn from ``move_s``, else the scene's default). ``truth_from_move``: the
+    bout's truth row also covers the move into position.
+    """
     rng = scene.rng
-    pose, pos = rest_pose(rng)
-    scene.set_pose(pose, pos)
+    pose0, pos0 = rest_pose(rng)
+    scene.set_pose(pose0, pos0)
     t = 0.0
     while t < duration_s:
-        te = t + rng.uniform(5.0, 15.0)
+        te = t + rng.uniform(*rest_s)
         seg = Segment(t, te)
         if t > 0:
             p, q = rest_pose(rng)
@@ -418,13 +434,19 @@ def _typing(scene: Scene, duration_s: float) -> Iterator[Segment]:
         scene.rest(seg, t, te)
         yield seg
         t = te
-        te = t + rng.uniform(15.0, 60.0)
+        te = t + rng.uniform(*bout_s)
         seg = Segment(t, te)
-        p, q = typing_pose(rng)
-        start = scene.move(seg, t, p, q)
-        scene.typing(seg, start, te)
+        p, q = pose(rng)
+        start = scene.move(seg, t, p, q, None if move_s is None else rng.uniform(*move_s))
+        activity(seg, start, te)
+        if truth_from_move:
+            seg.rows[-1].onset_s, seg.rows[-1].duration_s = t, te - t
         yield seg
         t = te
+
+
+def _typing(scene: Scene, duration_s: float) -> Iterator[Segment]:
+    yield from _rests_and_bouts(scene, duration_s, (5.0, 15.0), (15.0, 60.0), typing_pose, scene.typing)
 
 
 def _vehicle(scene: Scene, duration_s: float) -> Iterator[Segment]:
@@ -436,27 +458,10 @@ def _vehicle(scene: Scene, duration_s: float) -> Iterator[Segment]:
 
 
 def _toothbrushing(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    rng = scene.rng
-    pose, pos = rest_pose(rng)
-    scene.set_pose(pose, pos)
-    t = 0.0
-    while t < duration_s:
-        te = t + rng.uniform(10.0, 25.0)
-        seg = Segment(t, te)
-        if t > 0:
-            p, q = rest_pose(rng)
-            scene.move(seg, t, p, q)
-        scene.rest(seg, t, te)
-        yield seg
-        t = te
-        te = t + rng.uniform(60.0, 120.0)
-        seg = Segment(t, te)
-        p, q = brushing_pose(rng)
-        start = scene.move(seg, t, p, q, rng.uniform(1.2, 2.0))
-        scene.toothbrushing(seg, start, te)
-        seg.rows[-1].onset_s, seg.rows[-1].duration_s = t, te - t
-        yield seg
-        t = te
+    yield from _rests_and_bouts(
+        scene, duration_s, (10.0, 25.0), (60.0, 120.0), brushing_pose, scene.toothbrushing,
+        move_s=(1.2, 2.0), truth_from_move=True,
+    )  # fmt: skip
 
 
 def _orthostatic(scene: Scene, duration_s: float) -> Iterator[Segment]:
