@@ -38,9 +38,9 @@ import pandas as pd
 from firmware_bridge.recording import (
     MAX_SAMPLE_RATE_HZ,
     MIN_SAMPLE_RATE_HZ,
-    ReadStats,
     RecordingError,
     RecordingReader,
+    SampleRowReader,
 )
 from firmware_bridge.samples import SampleBlock
 
@@ -139,7 +139,7 @@ def _placement(tracked_point: str) -> str:
     return low or "wrist"
 
 
-class BidsMotionReader:
+class BidsMotionReader(SampleRowReader):
     """Stream one BIDS-Motion recording as :class:`SampleBlock` s (g and deg/s)."""
 
     def __init__(self, path: str | os.PathLike[str], chunk_rows: int = 100_000) -> None:
@@ -148,17 +148,11 @@ class BidsMotionReader:
         self.path = Path(path)
         self.motion_path = find_motion_file(path)
         self.chunk_rows = int(chunk_rows)
-        self.stats = ReadStats()
+        super().__init__(str(self.motion_path))
         self.rate_estimated = False
         self.compressed = False
         self.meta: dict[str, str] = {"format": "BIDS-Motion", "bids_file": self.motion_path.name}
-        self._name = str(self.motion_path)
         self._fh: Any = None
-        self._started = False
-        self._finished = False
-        self._progress = 0.0
-        self._t0: float | None = None
-        self._last_t = -math.inf
         self._read_sidecars()
 
     # ------------------------------------------------------------------ metadata
@@ -341,26 +335,6 @@ class BidsMotionReader:
             self._first_lat_cache = value
         return self._first_lat_cache
 
-    @property
-    def t0_s(self) -> float | None:
-        return self._t0
-
-    def wall_time(self, t_s: float) -> datetime | None:
-        """Wall-clock time of stream time ``t_s`` (None without a known onset)."""
-        if self.start_time is None or self._t0 is None:
-            return None
-        return self.start_time + timedelta(seconds=float(t_s) - self._t0)
-
-    def blocks(self) -> Iterator[SampleBlock]:
-        """Yield the accepted samples in order (one pass only)."""
-        if self._started:
-            raise RuntimeError(f"{self._name}: blocks() can be iterated only once")
-        self._started = True
-        return self._iter_blocks()
-
-    def __iter__(self) -> Iterator[SampleBlock]:
-        return self.blocks()
-
     def _iter_blocks(self) -> Iterator[SampleBlock]:
         size = max(self.motion_path.stat().st_size, 1)
         t_offset = float(self._extra.get("t0_s") or 0.0)
@@ -431,30 +405,7 @@ class BidsMotionReader:
             t = data[:, self._lat_idx] * self._lat_scale + t_offset
         else:
             t = t_offset + (index0 + np.arange(len(data))) / self.sample_rate_hz
-        valid = np.isfinite(t) & np.isfinite(acc).all(axis=1)
-        if gyro is not None:
-            valid &= np.isfinite(gyro).all(axis=1)
-        if self._t0 is None and np.isfinite(t).any():
-            self._t0 = float(t[np.isfinite(t)][0])
-        idx = np.flatnonzero(valid)
-        self.stats.skipped_missing += len(t) - idx.size
-        tv = t[idx]
-        if tv.size:
-            running = np.maximum.accumulate(tv)
-            prior = np.empty_like(tv)
-            prior[0] = self._last_t
-            np.maximum(running[:-1], self._last_t, out=prior[1:])
-            keep = tv > prior
-            self._last_t = max(self._last_t, float(running[-1]))
-            self.stats.skipped_time += int(tv.size - np.count_nonzero(keep))
-            idx = idx[keep]
-        self.stats.rows += idx.size
-        return SampleBlock(t[idx], acc[idx], None if gyro is None else gyro[idx])
-
-    @property
-    def progress(self) -> float:
-        """Fraction of the data file delivered so far, 0..1 (by bytes)."""
-        return 1.0 if self._finished else self._progress
+        return self._keep(t, acc, gyro)
 
     def close(self) -> None:
         """Release the file (idempotent)."""
@@ -463,18 +414,6 @@ class BidsMotionReader:
                 self._fh.close()
             except OSError:
                 pass
-
-    def __enter__(self) -> BidsMotionReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return (
-            f"BidsMotionReader({self._name!r}, {self.sample_rate_hz:g} Hz, "
-            f"placement={self.placement!r}, gyro={self.has_gyro})"
-        )
 
 
 def utc_acq_time(dt: datetime) -> str:

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,106 @@ def _normalise_placement(value: str) -> str:
     return base or DEFAULT_PLACEMENT
 
 
-class RecordingReader:
+_Reader = TypeVar("_Reader", bound="SampleRowReader")
+
+
+class SampleRowReader:
+    """What every recording reader shares: one pass over blocks of accepted rows, the rows it
+    skips, the wall clock of stream time, closing.
+
+    A subclass sets ``sample_rate_hz``, ``placement``, ``has_gyro`` and ``start_time``,
+    implements ``_iter_blocks()`` (setting ``_progress`` and, at a clean end, ``_finished``)
+    and ``close()``, and hands each parsed run of rows to :meth:`_keep`.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.stats = ReadStats()
+        self._name = name
+        self._last_t = -math.inf
+        self._t0: float | None = None
+        self._progress = 0.0
+        self._started = False
+        self._finished = False
+
+    def _keep(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None) -> SampleBlock:
+        """The rows with every value finite whose ``t`` advances; the others counted in ``stats``."""
+        valid = np.isfinite(t) & np.isfinite(acc).all(axis=1)
+        if gyro is not None:
+            valid &= np.isfinite(gyro).all(axis=1)
+        if self._t0 is None:
+            finite_t = t[np.isfinite(t)]
+            if finite_t.size:
+                self._t0 = float(finite_t[0])
+        idx = np.flatnonzero(valid)
+        self.stats.skipped_missing += len(t) - idx.size
+        tv = t[idx]
+        if tv.size:
+            # A row is kept iff its t exceeds every earlier valid t (equivalently the
+            # last kept t): a running maximum makes this exact across blocks.
+            running = np.maximum.accumulate(tv)
+            prior = np.empty_like(tv)
+            prior[0] = self._last_t
+            np.maximum(running[:-1], self._last_t, out=prior[1:])
+            keep = tv > prior
+            self._last_t = max(self._last_t, float(running[-1]))
+            self.stats.skipped_time += int(tv.size - np.count_nonzero(keep))
+            idx = idx[keep]
+        self.stats.rows += idx.size
+        return SampleBlock(t=t[idx], acc=acc[idx], gyro=None if gyro is None else gyro[idx])
+
+    def blocks(self) -> Iterator[SampleBlock]:
+        """Yield the accepted samples in order, block by block (one pass only).
+
+        Raises :class:`RecordingError` on the first bad row, after yielding every
+        block before it; a truncated gzip yields every complete line, then raises.
+        """
+        if self._started:
+            raise RuntimeError(f"{self._name}: blocks() can be iterated only once")
+        self._started = True
+        return self._iter_blocks()
+
+    def _iter_blocks(self) -> Iterator[SampleBlock]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[SampleBlock]:
+        return self.blocks()
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the file delivered so far, 0..1, by bytes (compressed for ``.gz``).
+
+        It counts what :meth:`blocks` has yielded, not what was read ahead.
+        """
+        return 1.0 if self._finished else self._progress
+
+    @property
+    def t0_s(self) -> float | None:
+        """``t`` of the first data row: the instant ``start_time`` refers to."""
+        return self._t0
+
+    def wall_time(self, t_s: float) -> datetime | None:
+        """Wall-clock time of stream time ``t_s``, or None without ``start_time``."""
+        if self.start_time is None or self._t0 is None:
+            return None
+        return self.start_time + timedelta(seconds=float(t_s) - self._t0)
+
+    def close(self) -> None:
+        """Release the file (idempotent)."""
+
+    def __enter__(self: _Reader) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self._name!r}, {self.sample_rate_hz:g} Hz, "
+            f"placement={self.placement!r}, gyro={self.has_gyro})"
+        )
+
+
+class RecordingReader(SampleRowReader):
     """Stream a canonical recording as :class:`SampleBlock` s of at most ``chunk_rows`` rows.
 
     Opening reads the metadata, the header and the first rows, so a bad header,
@@ -127,20 +227,14 @@ class RecordingReader:
         self.path = Path(path)
         self.chunk_rows = int(chunk_rows)
         self.meta: dict[str, str] = {}
-        self.stats = ReadStats()
-        self._name = str(path)
+        super().__init__(str(path))
         self._buf = bytearray()
         self._buf_newlines = 0
         self._eof = False
         self._gzip_error: str | None = None
         self._next_line = 1  # 1-based file line of the next unread line
-        self._last_t = -math.inf
-        self._t0: float | None = None
         self._pending: deque[tuple[SampleBlock, float]] = deque()
-        self._progress = 0.0
         self._deferred_error: RecordingError | None = None
-        self._started = False
-        self._finished = False
         self._raw: io.BufferedReader | None = None
         self._open()
         try:
@@ -513,44 +607,9 @@ class RecordingReader:
                 "fix or delete that row (missing values may be left empty)",
                 first_line + row,
             )
-        t = cols["t"]
         acc = np.column_stack([cols[c] for c in ACC_COLUMNS])
-        valid = np.isfinite(t) & np.isfinite(acc).all(axis=1)
-        gyro = None
-        if self.has_gyro:
-            gyro = np.column_stack([cols[c] for c in GYRO_COLUMNS])
-            valid &= np.isfinite(gyro).all(axis=1)
-        if self._t0 is None:
-            finite_t = t[np.isfinite(t)]
-            if finite_t.size:
-                self._t0 = float(finite_t[0])
-        idx = np.flatnonzero(valid)
-        self.stats.skipped_missing += len(t) - idx.size
-        tv = t[idx]
-        if tv.size:
-            # A row is kept iff its t exceeds every earlier valid t (equivalently the
-            # last kept t): a running maximum makes this exact across blocks.
-            running = np.maximum.accumulate(tv)
-            prior = np.empty_like(tv)
-            prior[0] = self._last_t
-            np.maximum(running[:-1], self._last_t, out=prior[1:])
-            keep = tv > prior
-            self._last_t = max(self._last_t, float(running[-1]))
-            self.stats.skipped_time += int(tv.size - np.count_nonzero(keep))
-            idx = idx[keep]
-        self.stats.rows += idx.size
-        return SampleBlock(t=t[idx], acc=acc[idx], gyro=None if gyro is None else gyro[idx])
-
-    def blocks(self) -> Iterator[SampleBlock]:
-        """Yield the accepted samples in order, block by block (one pass only).
-
-        Raises :class:`RecordingError` on the first bad row, after yielding every
-        block before it; a truncated gzip yields every complete line, then raises.
-        """
-        if self._started:
-            raise RuntimeError(f"{self._name}: blocks() can be iterated only once")
-        self._started = True
-        return self._iter_blocks()
+        gyro = np.column_stack([cols[c] for c in GYRO_COLUMNS]) if self.has_gyro else None
+        return self._keep(cols["t"], acc, gyro)
 
     def _iter_blocks(self) -> Iterator[SampleBlock]:
         try:
@@ -573,18 +632,7 @@ class RecordingReader:
         finally:
             self.close()
 
-    def __iter__(self) -> Iterator[SampleBlock]:
-        return self.blocks()
-
     # ------------------------------------------------------------------ info
-
-    @property
-    def progress(self) -> float:
-        """Fraction of the file delivered so far, 0..1, by bytes (compressed for ``.gz``).
-
-        It counts what :meth:`blocks` has yielded, not what was read ahead.
-        """
-        return 1.0 if self._finished else self._progress
 
     def _consumed(self) -> float:
         raw = self._raw
@@ -593,17 +641,6 @@ class RecordingReader:
         pos = raw.tell() - (0 if self.compressed else len(self._buf))
         return min(max(pos / self._size, 0.0), 1.0)
 
-    @property
-    def t0_s(self) -> float | None:
-        """``t`` of the first data row: the instant ``start_time`` refers to."""
-        return self._t0
-
-    def wall_time(self, t_s: float) -> datetime | None:
-        """Wall-clock time of stream time ``t_s``, or None without ``start_time``."""
-        if self.start_time is None or self._t0 is None:
-            return None
-        return self.start_time + timedelta(seconds=float(t_s) - self._t0)
-
     def close(self) -> None:
         """Release the file (idempotent)."""
         if self._raw is not None:
@@ -611,18 +648,6 @@ class RecordingReader:
                 self._raw.close()
             except OSError:
                 pass
-
-    def __enter__(self) -> RecordingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return (
-            f"RecordingReader({self._name!r}, {self.sample_rate_hz:g} Hz, "
-            f"placement={self.placement!r}, gyro={self.has_gyro})"
-        )
 
 
 @dataclass
