@@ -704,46 +704,19 @@ def write_recording(path: str | os.PathLike[str], frame: pd.DataFrame, meta: Map
     owner-only (0600) because recordings are health data. Parent folders are
     created. Returns the path written.
     """
-    out = Path(path)
+    _columns(frame)  # a frame without the canonical columns fails before anything is created
+    return write_recording_blocks(path, [frame], meta)
+
+
+def _columns(frame: pd.DataFrame) -> list[str]:
+    """The canonical columns ``frame`` has, in file order (ValueError when incomplete)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"frame lacks required column(s) {', '.join(missing)}")
     gyro_present = [c for c in GYRO_COLUMNS if c in frame.columns]
     if gyro_present and len(gyro_present) != len(GYRO_COLUMNS):
         raise ValueError(f"frame has {', '.join(gyro_present)} but not all three gyro columns")
-    columns = [*REQUIRED_COLUMNS, *gyro_present]
-    lines = []
-    for key, value in meta.items():
-        key_text, value_text = str(key).strip(), _meta_text(value).strip()
-        if not key_text or ":" in key_text or "\n" in key_text or "\n" in value_text:
-            raise ValueError(f"metadata {key!r}: {value!r} cannot be written as '# key: value'")
-        lines.append(f"# {key_text}: {value_text}\n")
-    body = frame[columns].astype(np.float64).round({c: WRITE_DECIMALS[c] for c in columns})
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            gz = None
-            if out.name.lower().endswith(".gz"):
-                gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
-            text = io.TextIOWrapper(gz or raw, encoding="utf-8", newline="")
-            text.write("".join(lines))
-            body.to_csv(text, index=False, na_rep="", lineterminator="\n")
-            text.flush()
-            text.detach()
-            if gz is not None:
-                gz.close()  # writes the gzip trailer; leaves raw open
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return out
+    return [*REQUIRED_COLUMNS, *gyro_present]
 
 
 def write_recording_blocks(
@@ -768,15 +741,6 @@ def write_recording_blocks(
         if not key_text or ":" in key_text or "\n" in key_text or "\n" in value_text:
             raise ValueError(f"metadata {key!r}: {value!r} cannot be written as '# key: value'")
         lines.append(f"# {key_text}: {value_text}\n")
-
-    def _columns(frame: pd.DataFrame) -> list[str]:
-        missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise ValueError(f"frame lacks required column(s) {', '.join(missing)}")
-        gyro_present = [c for c in GYRO_COLUMNS if c in frame.columns]
-        if gyro_present and len(gyro_present) != len(GYRO_COLUMNS):
-            raise ValueError(f"frame has {', '.join(gyro_present)} but not all three gyro columns")
-        return [*REQUIRED_COLUMNS, *gyro_present]
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
