@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from app_helpers import write_rec
 from calibration_helpers import GYRO_OFFSET_DPS, angle_between_deg, blocks, posture_motion, write_posture_rec
-from click.testing import CliRunner
+from cli_helpers import isolated_home, one_line_error, run  # noqa: F401 - isolated_home is autouse
 from scipy.spatial.transform import Rotation
 
 from dsp import StreamingDetector
@@ -29,7 +29,6 @@ from tremorscope.calibration import (
     hold_still_s,
     measure_neutral,
 )
-from tremorscope.cli import main
 from tremorscope.session import replay_session
 from tremorscope.store import Store
 
@@ -37,34 +36,6 @@ from tremorscope.store import Store
 TREMOR_ONLY = ("dominant_hz", "band", "stability", "amplitude_g", "amplitude_dps", "displacement_cm",
                "severity", "context")  # fmt: skip
 CONTRACTION_ONLY = ("peak_angle_deg", "mean_angle_deg", "direction", "onset_speed_dps", "co_contraction")
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
-    monkeypatch.delenv("TREMORSCOPE_DB", raising=False)
-    monkeypatch.delenv("TREMORSCOPE_DEBUG", raising=False)
-    return home
-
-
-def run(*args: str):
-    result = CliRunner().invoke(main, list(args), catch_exceptions=True)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {result.exception!r}\n{result.output}") from result.exception
-    return result
-
-
-def one_line_error(result, *needles: str) -> str:
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("Error: "), result.stderr
-    for n in needles:
-        assert n.lower() in err[0].lower(), (n, err[0])
-    return err[0]
 
 
 def csv_rows(text: str) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from app_helpers import isolated_env, tremorscope_cmd, write_rec
-from click.testing import CliRunner
+from cli_helpers import isolated_home, one_line_error, run  # noqa: F401 - isolated_home is autouse
 
 import tremorscope
 from dsp.events import EPISODE_COLUMNS
@@ -27,36 +27,6 @@ from tremorscope.cli import main
 from tremorscope.store import Store
 
 START = "2024-03-01T09:00:00+01:00"
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    """Never touch the real user's data folder: HOME and XDG_DATA_HOME point into tmp."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
-    monkeypatch.setenv("LOCALAPPDATA", str(home / "localappdata"))
-    monkeypatch.delenv("TREMORSCOPE_DB", raising=False)
-    monkeypatch.delenv("TREMORSCOPE_DEBUG", raising=False)
-    return home
-
-
-def run(*args: str):
-    result = CliRunner().invoke(main, list(args), catch_exceptions=True)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {result.exception!r}\n{result.output}") from result.exception
-    return result
-
-
-def assert_one_line_error(result, *needles: str) -> None:
-    assert result.exit_code != 0, result.output
-    assert "Traceback" not in result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1, result.stderr
-    assert err[0].startswith("Error: ")
-    for n in needles:
-        assert n.lower() in err[0].lower(), (n, err[0])
 
 
 def parse_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -276,7 +246,7 @@ def test_demo_generates_its_recording_when_not_bundled(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- where the log lives
 
 
-def test_db_location_flag_beats_env_beats_default(tmp_path, monkeypatch, isolated_home):
+def test_db_location_flag_beats_env_beats_default(tmp_path, monkeypatch, isolated_home):  # noqa: F811
     rec = write_rec(tmp_path / "rec.csv", duration_s=15.0, tremor=[])
     env_db, flag_db = tmp_path / "env.db", tmp_path / "flag.db"
     default_db = isolated_home / "xdg-data" / "tremorscope" / "tremorscope.db"
@@ -339,7 +309,7 @@ def test_bad_input_is_one_line_and_loses_nothing(tmp_path):
         (["simulate", "--scenario", "daily_mix"], ["--out"]),
     ]
     for args, needles in cases:
-        assert_one_line_error(run(*args), *needles)
+        one_line_error(run(*args), *needles)
     assert not (tmp_path / "none.db").exists()
     assert not_db.read_text() == "dear diary\n" * 50
 
