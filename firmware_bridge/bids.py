@@ -340,8 +340,11 @@ class BidsMotionReader(SampleRowReader):
         t_offset = float(self._extra.get("t0_s") or 0.0)
         try:
             self._fh = open(self.motion_path, "rb")
+            # one spare column: a row with a field too many fills it (pandas would otherwise
+            # drop that field silently when the row happens to start a chunk)
             reader = pd.read_csv(
-                self._fh, sep="\t", header=None, na_values=_NA, keep_default_na=False,
+                self._fh, sep="\t", header=None, names=list(range(self.n_columns + 1)),
+                index_col=False, na_values=_NA, keep_default_na=False,
                 chunksize=self.chunk_rows, engine="c", dtype=np.float64,
             )  # fmt: skip
             line = 1
@@ -353,14 +356,15 @@ class BidsMotionReader(SampleRowReader):
                     break
                 except (ValueError, pd.errors.ParserError) as e:
                     raise self._parse_error(e, line) from None
-                if chunk.shape[1] != self.n_columns:
-                    channels = sidecar(self.motion_path, "channels.tsv").name
+                spare = chunk.iloc[:, self.n_columns].notna().to_numpy()
+                if spare.any():
+                    n = self.n_columns
                     raise self._error(
                         self.motion_path,
-                        f"row has {chunk.shape[1]} columns but {channels} lists {self.n_columns} channels",
-                        line,
+                        f"row has {n + 1} columns but earlier rows have {n}",
+                        line + int(np.flatnonzero(spare)[0]),
                     )
-                block = self._accept(chunk.to_numpy(), index, t_offset)
+                block = self._accept(chunk.iloc[:, : self.n_columns].to_numpy(), index, t_offset)
                 line += len(chunk)
                 index += len(chunk)
                 self._progress = min(self._fh.tell() / size, 1.0)

@@ -257,3 +257,16 @@ def test_plain_recordings_still_open_with_the_canonical_reader(tmp_path: Path) -
         assert isinstance(reader, RecordingReader)
     r = CliRunner().invoke(main, ["replay", str(tmp_path / "nothing-here"), "--db", str(tmp_path / "l.db")])
     assert r.exit_code == 1 and "file not found" in r.output
+
+
+@pytest.mark.parametrize("chunk_rows", [2, 3, 100])
+def test_a_wide_row_is_an_error_wherever_the_chunks_fall(tmp_path: Path, chunk_rows: int) -> None:
+    """pandas drops a surplus field silently when the row starts a chunk; the reader must not."""
+    rows = ["0.1\t0\t9.8\t0\t0\t0\t0\t0\t9.8"] * 6
+    rows[3] += "\t1"
+    path = _third_party(tmp_path, rows, units=("m/s^2", "rad/s"))
+    with pytest.raises(RecordingError) as err:
+        with open_recording(tmp_path, chunk_rows=chunk_rows) as reader:
+            list(reader.blocks())
+    assert "row has 10 columns but earlier rows have 9" in str(err.value)
+    assert "line 4" in str(err.value)
