@@ -264,7 +264,7 @@ def test_a_wide_row_is_an_error_wherever_the_chunks_fall(tmp_path: Path, chunk_r
     """pandas drops a surplus field silently when the row starts a chunk; the reader must not."""
     rows = ["0.1\t0\t9.8\t0\t0\t0\t0\t0\t9.8"] * 6
     rows[3] += "\t1"
-    path = _third_party(tmp_path, rows, units=("m/s^2", "rad/s"))
+    _third_party(tmp_path, rows, units=("m/s^2", "rad/s"))
     with pytest.raises(RecordingError) as err:
         with open_recording(tmp_path, chunk_rows=chunk_rows) as reader:
             list(reader.blocks())
