@@ -117,9 +117,7 @@ def test_encoder_decoder_round_trip_any_split(seq, t_us, rate, gyro, n, seed, cu
     rng = random.Random(seed)
     width = 6 if gyro else 3
     samples = [tuple(rng.randint(-32768, 32767) for _ in range(width)) for _ in range(n)]
-    stream = frame.encode_for_stream(
-        frame.encode_frame(seq, t_us, rate, 4096.0, 16.4, samples, battery=255)
-    )
+    stream = frame.encode_for_stream(frame.encode_frame(seq, t_us, rate, 4096.0, 16.4, samples, battery=255))
     stream = stream * 2  # two identical frames back to back
     proto = ReferenceFrameProtocol()
     batches = []
@@ -140,9 +138,7 @@ def test_encoder_decoder_round_trip_any_split(seq, t_us, rate, gyro, n, seed, cu
 
 def test_corrupted_frame_is_counted_and_the_next_one_decodes(fw):
     frame, _ = fw
-    f1 = bytearray(
-        frame.encode_for_stream(frame.encode_frame(1, 0, 100.0, 8192.0, 65.5, [(1,) * 6]))
-    )
+    f1 = bytearray(frame.encode_for_stream(frame.encode_frame(1, 0, 100.0, 8192.0, 65.5, [(1,) * 6])))
     f1[10] ^= 0x40 if f1[10] not in (0, 0x40) else 0x01  # flip a bit inside the payload
     f2 = frame.encode_for_stream(frame.encode_frame(2, 10000, 100.0, 8192.0, 65.5, [(2,) * 6]))
     proto = ReferenceFrameProtocol()

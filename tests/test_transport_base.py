@@ -61,6 +61,4 @@ def test_unavailable_device_raises_transport_error():
 
 def test_normalize_uuid_expands_short_forms():
     assert normalize_uuid("FFE4") == "0000ffe4-0000-1000-8000-00805f9b34fb"
-    assert normalize_uuid("6E400003-B5A3-F393-E0A9-E50E24DCCA9E") == (
-        "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
-    )
+    assert normalize_uuid("6E400003-B5A3-F393-E0A9-E50E24DCCA9E") == ("6e400003-b5a3-f393-e0a9-e50e24dcca9e")

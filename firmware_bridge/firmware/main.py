@@ -110,9 +110,7 @@ class BleUart:
         self.ble.irq(self._irq)
         tx = (bluetooth.UUID(NUS_TX), bluetooth.FLAG_READ | bluetooth.FLAG_NOTIFY)
         rx = (bluetooth.UUID(NUS_RX), bluetooth.FLAG_WRITE | bluetooth.FLAG_WRITE_NO_RESPONSE)
-        ((self.tx, self.rx),) = self.ble.gatts_register_services(
-            ((bluetooth.UUID(NUS_SERVICE), (tx, rx)),)
-        )
+        ((self.tx, self.rx),) = self.ble.gatts_register_services(((bluetooth.UUID(NUS_SERVICE), (tx, rx)),))
         self.conns = set()
         self.chunk = 20  # ATT_MTU 23 - 3 until the central negotiates more
         self.adv = _adv_field(0x01, b"\x06") + _adv_field(0x09, name.encode())
@@ -233,9 +231,7 @@ class UsbSerial:
 def main():
     import machine
 
-    i2c = machine.I2C(
-        0, scl=machine.Pin(I2C_SCL_PIN), sda=machine.Pin(I2C_SDA_PIN), freq=I2C_FREQ_HZ
-    )
+    i2c = machine.I2C(0, scl=machine.Pin(I2C_SCL_PIN), sda=machine.Pin(I2C_SDA_PIN), freq=I2C_FREQ_HZ)
     sensor = MPU6050(i2c)
     sinks = []
     if USB_SERIAL:
