@@ -58,7 +58,7 @@ class ConAcc:
     """Running totals of one contraction episode."""
 
     start_s: float
-    cross_s: float  # when the deviation crossed the threshold
+    hold_start_s: float  # when the deviation crossed the threshold
     detected_at_s: float = math.nan
     episode_id: int = 0
     n: int = 0
@@ -73,7 +73,6 @@ class ConAcc:
     below_since_s: float | None = None
     near_s: float | None = None  # when, after dropping below release, it came back near neutral
     last_update_s: float = -math.inf
-    hold_start_s: float = 0.0
 
 
 @dataclass
@@ -148,7 +147,7 @@ class ContractionTracker:
                 k = _next(np.flatnonzero(~qual[i:]), n - i) + i  # qualifying run i..k-1
                 if st.run is None:
                     st.run_cross_s = float(end_s[i] - self.dt)
-                    st.run = ConAcc(start_s=st.run_cross_s, cross_s=st.run_cross_s)
+                    st.run = ConAcc(start_s=st.run_cross_s, hold_start_s=st.run_cross_s)
                 need = self.start_n - st.run_bins
                 s = i + need if k - i >= need else k
                 self._remember(st, end_s[i:s], dev[i:s], speed[i:s])
@@ -158,7 +157,6 @@ class ContractionTracker:
                     ep.start_s = self._trace_onset(st)
                     ep.episode_id = self.next_id()
                     ep.detected_at_s = float(end_s[s - 1])
-                    ep.hold_start_s = st.run_cross_s
                     ep.onset_speed_dps = self._onset_speed(st, ep.start_s)
                     st.episode, st.run, st.run_bins, st.run_cross_s, st.below = ep, None, 0, None, 0
                     events.append(Event(STARTED, ep.detected_at_s, episode=self._episode(ep)))

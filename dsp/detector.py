@@ -67,7 +67,6 @@ class DetectorState:
     pending_k0: int = 0
     valid_from_bin: int = 0  # first bin after the warm-up of the current segment
     history: dict | None = None  # per-bin inputs of the last window_bins - 1 bins
-    history_bin0: int = 0
     last_window_end_s: float | None = None
     samples: int = 0
     gaps: list[Gap] = field(default_factory=list)

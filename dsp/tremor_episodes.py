@@ -60,7 +60,6 @@ class EpisodeAcc:
     episode_id: int = 0
     detected_at_s: float = math.nan
     last_update_s: float = -math.inf
-    last_severity: str | None = None
 
 
 @dataclass
@@ -221,9 +220,7 @@ class TremorTracker:
         return Event(ENDED, float(at_s), episode=done)
 
     def _event(self, kind: str, ep: EpisodeAcc, at_s: float) -> Event:
-        e = self._episode(ep, open_=True)
-        ep.last_severity = e.severity
-        return Event(kind, float(at_s), episode=e)
+        return Event(kind, float(at_s), episode=self._episode(ep, open_=True))
 
     def _episode(self, ep: EpisodeAcc, open_: bool, end_s: float | None = None) -> Episode:
         freq = _hist_quantile(ep.freq_hist, 0.5) * FREQ_STEP_HZ + FREQ_STEP_HZ / 2
