@@ -328,6 +328,20 @@ class Scene:
             angle_deg=math.degrees(scale * float(np.abs(w).max())),
         )
 
+    def heel_strikes(
+        self, seg: Segment, phase, t0: float, t1: float, peak_mps2: tuple[float, float], min_sigma_s: float
+    ) -> None:
+        """One vertical jolt per step, at a fixed phase of the step cycle (wrist or head)."""
+        rng = self.rng
+        tt = np.arange(t0 + 1.5, t1 - 1.5, 0.002)
+        if tt.size > 2:
+            cyc = (phase.eval(tt)[0] - phase.phase0_rad) / TWO_PI + rng.uniform(0, 1)
+            k = np.arange(math.ceil(cyc[0]), math.floor(cyc[-1]) + 1)
+            times = np.interp(k, cyc, tt)
+            if times.size:
+                acc = rng.uniform(*peak_mps2) * (1.0 + 0.2 * rng.standard_normal(times.size))
+                seg.add("tz", Bumps(times, acc, max(min_sigma_s, self.pulse_sigma_s)))
+
     def physiological(self, seg: Segment, t0: float, t1: float, amplitude_g: float) -> None:
         """Normal physiological tremor (8-12 Hz, a few mg) on two axes, faded in and out."""
         if t1 - t0 < 2.0:
@@ -464,15 +478,7 @@ class Scene:
                 phase, env, Waveform((0.5,), (rng.uniform(0.015, 0.03),), (rng.uniform(0, TWO_PI),)), 1.0
             ),
         )
-        # Heel strikes: one jolt per step, at a fixed phase of the step cycle.
-        tt = np.arange(t0 + 1.5, t1 - 1.5, 0.002)
-        if tt.size > 2:
-            cyc = (phase.eval(tt)[0] - phase.phase0_rad) / TWO_PI + rng.uniform(0, 1)
-            k = np.arange(math.ceil(cyc[0]), math.floor(cyc[-1]) + 1)
-            times = np.interp(k, cyc, tt)
-            if times.size:
-                acc = rng.uniform(2.0, 5.0) * (1.0 + 0.2 * rng.standard_normal(times.size))
-                seg.add("tz", Bumps(times, acc, max(0.015, self.pulse_sigma_s)))
+        self.heel_strikes(seg, phase, t0, t1, (2.0, 5.0), 0.015)
         self.physiological(seg, t0, t1, rng.uniform(0.001, 0.003))
         seg.rows.append(
             TruthRow(t0, t1 - t0, "walking", frequency_hz=phase.cycles_between(t0, t1) / (t1 - t0))

@@ -31,7 +31,7 @@ import numpy as np
 from firmware_bridge.simulation.activities import TWO_PI, Scene, Segment, TremorStyle, TruthRow
 from firmware_bridge.simulation.body import CONTRACTION_JOINTS
 from firmware_bridge.simulation.kinematics import X_AXIS, Y_AXIS, Z_AXIS
-from firmware_bridge.simulation.signals import Bumps, Envelope, Oscillator, Sines, Step, Waveform, Window
+from firmware_bridge.simulation.signals import Envelope, Oscillator, Sines, Step, Waveform, Window
 
 #: placement -> clinical direction -> (contraction joint, sign of its rotation).
 DIRECTIONS: dict[str, dict[str, tuple[str, float]]] = {
@@ -257,13 +257,6 @@ def head_walking(scene: Scene, seg: Segment, t0: float, t1: float) -> None:
     osc("heading", (0.5,), (math.radians(rng.uniform(2.0, 5.0)),))
     osc("trunk_roll", (0.5,), (math.radians(rng.uniform(1.0, 3.0)),))
     osc("flex", (1.0,), (math.radians(rng.uniform(1.0, 3.0)),))
-    tt = np.arange(t0 + 1.5, t1 - 1.5, 0.002)
-    if tt.size > 2:
-        cyc = (phase.eval(tt)[0] - phase.phase0_rad) / TWO_PI + rng.uniform(0, 1)
-        k = np.arange(math.ceil(cyc[0]), math.floor(cyc[-1]) + 1)
-        times = np.interp(k, cyc, tt)
-        if times.size:
-            acc = rng.uniform(1.0, 3.0) * (1.0 + 0.2 * rng.standard_normal(times.size))
-            seg.add("tz", Bumps(times, acc, max(0.025, scene.pulse_sigma_s)))
+    scene.heel_strikes(seg, phase, t0, t1, (1.0, 3.0), 0.025)
     scene.physiological(seg, t0, t1, rng.uniform(0.001, 0.002))
     seg.rows.append(TruthRow(t0, t1 - t0, "walking", frequency_hz=phase.cycles_between(t0, t1) / (t1 - t0)))
