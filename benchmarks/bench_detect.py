@@ -140,34 +140,21 @@ def _worker(engine: str, mode: str, data_file: Path, repeat: int, chunk_s: float
     runs = []
     for _ in range(repeat if mode == "time" else 1):
         load_1min = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        probe = memory_probe.TracedWindow() if mode == "trace" else memory_probe.RssWindow()
+        with probe as window:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            summary = prepared.run()
+            seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+        run = {"seconds": seconds, "cpu_s": cpu_s, "load_1min_before": load_1min}
         if mode == "trace":
-            with memory_probe.TracedWindow() as window:
-                start, cpu_start = time.perf_counter(), time.process_time()
-                summary = prepared.run()
-                seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-            runs.append(
-                {
-                    "seconds": seconds,
-                    "cpu_s": cpu_s,
-                    "traced_peak_bytes": window.peak_bytes,
-                    "load_1min_before": load_1min,
-                }
-            )
+            run["traced_peak_bytes"] = window.peak_bytes
         else:
-            with memory_probe.RssWindow() as window:
-                start, cpu_start = time.perf_counter(), time.process_time()
-                summary = prepared.run()
-                seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-            runs.append(
-                {
-                    "seconds": seconds,
-                    "cpu_s": cpu_s,
-                    "rss_baseline_bytes": window.baseline_bytes,
-                    "rss_extra_bytes": window.extra_bytes,
-                    "rss_exact": window.exact,
-                    "load_1min_before": load_1min,
-                }
+            run.update(
+                rss_baseline_bytes=window.baseline_bytes,
+                rss_extra_bytes=window.extra_bytes,
+                rss_exact=window.exact,
             )
+        runs.append(run)
     out.write_text(
         json.dumps({"data": info, "input_bytes": prepared.input_bytes, "runs": runs, "output": summary})
     )
