@@ -114,7 +114,7 @@ class StreamingDetector:
             bands = bands + (ob,)
         hi = min(hi, 0.88 * nyq_hz)
         # One band-pass covers every band; the cycle frequency says which band a tremor is in.
-        self.band = BandSpec(lo, hi, max(lo - 0.5, 0.5), min(hi + 1.0, 0.9 * nyq_hz))
+        self.band = BandSpec(lo, hi, max(lo - 0.5, 0.5), hi + 1.0)  # bandpass_sos keeps it below Nyquist
         self.bands: tuple[Band, ...] = bands
         self.has_gyro: bool | None = None
         self._limb = placement in ("wrist", "hand", "forearm")
