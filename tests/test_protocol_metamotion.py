@@ -1,10 +1,12 @@
-"""MetaWear/MetaMotion decoder and commands against byte vectors built from MetaWear-SDK-Cpp.
+"""MetaWear/MetaMotion decoder and commands against byte vectors built from MbientLab's SDKs.
 
-Layout (``src/metawear/sensor/cpp/accelerometer_bosch.cpp``, ``gyro_bosch.cpp``,
-``core/cpp/datasignal.cpp``, ``core/cpp/settings.cpp``): packets ``[module, register, data]``;
+Layout (MetaWear-SDK-Cpp ``src/metawear/sensor/cpp/accelerometer_bosch.cpp``, ``gyro_bosch.cpp``,
+``gyro_bosch_register.h``, ``core/cpp/datasignal.cpp``, ``core/cpp/settings.cpp``; MetaWear-SDK-
+Android ``impl/AccelerometerBmi270Impl.java``): packets ``[module, register, data]``;
 acceleration ``[03 04 x y z]`` int16 LE at 16384/8192/4096/2048 LSB per g for 2/4/8/16 g;
-packed ``[03 1C]`` with three samples; rotation ``[13 05 ...]`` (BMI160) at 16.4 LSB per deg/s
-for 2000 deg/s; battery ``[11 8C charge mV]``.
+packed acceleration (3 samples, 18 bytes) ``[03 1C ...]`` on BMI160/BMA255 and ``[03 05 ...]``
+on BMI270; rotation ``[13 05 ...]`` (BMI160) / ``[13 04 ...]`` (BMI270), packed ``[13 07 ...]``
+/ ``[13 05 ...]``, at 16.4 LSB per deg/s for 2000 deg/s; battery ``[11 8C charge mV]``.
 """
 
 from __future__ import annotations
@@ -123,6 +125,90 @@ def test_malformed_packets_counted_and_foreign_ignored():
     assert p.counters.malformed == 2
     assert feed(p, bytes([0x05, 0x01, 0x00])) == []  # GPIO reply: not ours
     assert p.counters.malformed == 2
+
+
+def packed(*samples: tuple[int, int, int], module: int = 0x03, register: int = 0x05) -> bytes:
+    """A packed notification: [module, register] then consecutive int16 LE x, y, z samples."""
+    return bytes([module, register]) + b"".join(struct.pack("<3h", *xyz) for xyz in samples)
+
+
+def test_bmi270_packed_acceleration_register_5():
+    # BMI270 packed acceleration is register 0x05 (Android AccelerometerBmi270Impl PACKED_ACC_DATA
+    # = 0x5), three 6-byte samples; 8 g on a BMI270 = range code 2 = 4096 LSB per g.
+    p = mm.MetaMotionProtocol(model="bmi270", range_g=8, rate_hz=200)
+    (b,) = feed(p, packed((4096, 0, -2048), (0, 8192, 0), (-4096, -4096, 4096)), 3.5)
+    np.testing.assert_allclose(b.acc, [[1.0, 0.0, -0.5], [0.0, 2.0, 0.0], [-1.0, -1.0, 1.0]])
+    assert b.host_t == 3.5 and b.rate_hz == 200.0 and p.counters.frames == 1
+    # The BMI160 packed register means nothing on a BMI270 board, and vice versa.
+    assert feed(p, packed((1, 2, 3), (4, 5, 6), (7, 8, 9), register=0x1C)) == []
+    b160 = mm.MetaMotionProtocol(model="bmi160", rate_hz=200)
+    assert feed(b160, packed((1, 2, 3), (4, 5, 6), (7, 8, 9), register=0x05)) == []
+    assert p.counters.malformed == 0 and b160.counters.malformed == 0
+
+
+def test_reported_bmi270_switches_the_packed_register():
+    p = mm.MetaMotionProtocol(model="bmi160", rate_hz=200)  # the user picked the wrong chip
+    assert feed(p, packed((4096, 0, 0), (0, 4096, 0), (0, 0, 4096))) == []
+    feed(p, bytes([0x03, 0x80, 4, 0]))  # implementation 4: a BMI270
+    feed(p, bytes([0x03, 0x83, 0xA9, 0x02]))  # its config: 200 Hz, range code 2 = 8 g
+    (b,) = feed(p, packed((4096, 0, 0), (0, 4096, 0), (0, 0, 4096)))
+    np.testing.assert_allclose(b.acc, np.eye(3))
+    assert "model=bmi270" in p.counters.last_error
+
+
+def test_packed_lengths_follow_the_sdk_handler():
+    # response_handler_packed_data walks the payload 6 bytes at a time: any whole number of samples
+    # decodes; a single-sample register takes exactly 6 bytes.
+    p = mm.MetaMotionProtocol(model="bmi270", range_g=2)
+    (b,) = feed(p, packed((16384, 0, 0), (0, -16384, 0)))
+    np.testing.assert_allclose(b.acc, [[1, 0, 0], [0, -1, 0]])
+    feed(p, packed((1, 2, 3)) + b"\x00")  # 7 bytes
+    feed(p, bytes([0x03, 0x05]))  # no samples
+    feed(p, acc_packet(1, 2, 3, 4, 5, 6, 7, 8, 9))  # 18 bytes on the single-sample register
+    assert p.counters.malformed == 3 and p.counters.frames == 1
+
+
+def test_packed_subscription_above_100_hz():
+    hexes = [c.data.hex() for c in mm.MetaMotionProtocol(rate_hz=200).start_commands("ble")]
+    assert "031c01" in hexes and "030401" not in hexes  # BMI160 packed: [03 1C 01]
+    p = mm.MetaMotionProtocol(rate_hz=200, model="bmi270", gyro=1)
+    hexes = [c.data.hex() for c in p.start_commands("ble")]
+    assert "030501" in hexes and "130501" in hexes and "13032900" in hexes  # 200 Hz gyro, packed
+    assert "030400" not in [c.data.hex() for c in p.stop_commands("ble")]
+    assert [c.data.hex() for c in p.stop_commands("ble")][:3] == ["030100", "03020001", "030500"]
+    g160 = mm.MetaMotionProtocol(rate_hz=400, gyro=1)
+    assert "130701" in [c.data.hex() for c in g160.start_commands("ble")]  # BMI160 gyro packed 0x07
+    # 100 Hz and below stream single samples unless asked; packed=1 forces the packed signal.
+    assert "030401" in [c.data.hex() for c in mm.MetaMotionProtocol().start_commands("ble")]
+    assert "031c01" in [c.data.hex() for c in mm.MetaMotionProtocol(packed="1").start_commands("ble")]
+    assert "030401" in [
+        c.data.hex() for c in mm.MetaMotionProtocol(rate_hz=400, packed=0).start_commands("ble")
+    ]
+    with pytest.raises(ValueError, match="packed"):
+        mm.MetaMotionProtocol(packed="sometimes")
+
+
+def test_packed_needs_module_revision_1_on_bmi160():
+    p = mm.MetaMotionProtocol(rate_hz=200)
+    feed(p, bytes([0x03, 0x80, 1, 0]))  # BMI160, module revision 0: no PACKED_ACC_DATA
+    assert "packed=0" in p.counters.last_error
+    q = mm.MetaMotionProtocol(rate_hz=200)
+    feed(q, bytes([0x03, 0x80, 1, 1]))
+    assert q.counters.last_error == ""
+
+
+def test_bmi270_packed_gyro_paired_with_packed_acc():
+    p = mm.MetaMotionProtocol(model="bmi270", gyro=1, rate_hz=200)  # 8 g, 2000 deg/s
+    assert feed(p, packed((4096, 0, 0), (0, 4096, 0), (0, 0, 4096))) == []
+    (b,) = feed(p, packed((164, 0, 0), (0, -328, 0), (0, 0, 1640), module=0x13, register=0x05))
+    np.testing.assert_allclose(b.acc, np.eye(3))
+    np.testing.assert_allclose(b.gyro, [[10, 0, 0], [0, -20, 0], [0, 0, 100]])
+    # A single BMI270 rotation sample (register 0x04) pairs with the oldest waiting acceleration.
+    assert feed(p, packed((0, 0, 4096), (0, 0, 2048), (0, 0, 0))) == []
+    (c,) = feed(p, packed((0, 0, -164), module=0x13, register=0x04))
+    np.testing.assert_allclose(c.acc, [[0, 0, 1]])
+    np.testing.assert_allclose(c.gyro, [[0, 0, -10]])
+    assert len(p._acc) == 2 and p.counters.malformed == 0
 
 
 def test_registry_and_scan():

@@ -1,6 +1,8 @@
 """MbientLab MetaMotion / MetaWear boards (Bosch BMI160, BMI270 or BMA255), streaming mode.
 
-Every fact below is from mbientlab/MetaWear-SDK-Cpp (``src/metawear/...``):
+Every fact below is from MbientLab's own SDKs: mbientlab/MetaWear-SDK-Cpp (``src/metawear/...``)
+and, where named "Android", mbientlab/MetaWear-SDK-Android
+(``library/src/main/java/com/mbientlab/metawear/impl/...``):
 - GATT: service 326a9000-..., command characteristic 326a9001-..., notification
   characteristic 326a9006-... (``core/connection.h`` ``METAWEAR_SERVICE_NOTIFY_CHAR``,
   ``core/cpp/metawearboard.cpp`` ``METAWEAR_COMMAND_CHAR``). Commands are written WITHOUT
@@ -10,15 +12,34 @@ Every fact below is from mbientlab/MetaWear-SDK-Cpp (``src/metawear/...``):
   0x03, settings 0x11, gyro 0x13 (``core/module.h``; mirrored in hbldh/pymetawear ``Modules``).
 - Module info: read register 0 (``[module, 0x80]``); the reply is ``[module, 0x80,
   implementation, revision, extra...]`` (``core/cpp/moduleinfo.cpp``). Accelerometer
-  implementations: BMI160 = 1, BMA255 = 3, BMI270 = 4 (``sensor/accelerometer_bosch.h``); gyro:
-  BMI160 = 0, BMI270 = 1 (``sensor/gyro_bosch.h``).
-- Accelerometer registers, shared by all three Bosch chips (``sensor/cpp/accelerometer_bosch.cpp``
-  uses ``AccelerometerBmi160Register`` for all of them; ``accelerometer_bosch_register.h``):
-  POWER_MODE 0x01 (``[03 01 01]`` start, ``[03 01 00]`` stop), DATA_INTERRUPT_ENABLE 0x02
-  (``[03 02 01 00]`` enable, ``[03 02 00 01]`` disable), DATA_CONFIG 0x03 (2 config bytes),
-  DATA_INTERRUPT 0x04 (the acceleration signal: subscribe ``[03 04 01]``, unsubscribe
-  ``[03 04 00]``, ``core/cpp/datasignal.cpp`` ``subscribe``), PACKED_ACC_DATA 0x1C
-  (BMI160/BMA255 only: three samples per notification).
+  implementations: BMI160 = 1, BMA255 = 3, BMI270 = 4 (``sensor/accelerometer_bosch.h``;
+  Android ``AccelerometerBmi270Impl.IMPLEMENTATION = 0x4``); gyro: BMI160 = 0, BMI270 = 1
+  (``sensor/cpp/gyro_bosch.cpp`` ``MBL_MW_MODULE_GYRO_TYPE_*``).
+- Accelerometer registers common to the three chips (``sensor/cpp/accelerometer_bosch.cpp``
+  addresses them through ``AccelerometerBmi160Register`` for all three;
+  ``accelerometer_bosch_register.h``; Android ``AccelerometerBmi270Impl``: POWER_MODE = 1,
+  DATA_INTERRUPT_ENABLE = 2, DATA_CONFIG = 3, DATA_INTERRUPT = 4): POWER_MODE 0x01 (``[03 01
+  01]`` start, ``[03 01 00]`` stop; the C++ ``mbl_mw_acc_bosch_start`` sends 2 instead of 1 on
+  a BMI270 whose config has ``us`` = 0), DATA_INTERRUPT_ENABLE 0x02 (``[03 02 01 00]`` enable,
+  ``[03 02 00 01]`` disable), DATA_CONFIG 0x03 (2 config bytes), DATA_INTERRUPT 0x04 (one
+  sample, 6 bytes; subscribe ``[03 04 01]``, unsubscribe ``[03 04 00]``,
+  ``core/cpp/datasignal.cpp`` ``subscribe``).
+- Packed ("high frequency") acceleration, several samples per notification: the register is
+  chip-specific. BMI160 and BMA255 use ``AccelerometerBoschRegister::PACKED_ACC_DATA`` = 0x1C
+  (``accelerometer_bosch_register.h``), and only on accelerometer module revision >= 1
+  (``accelerometer_bosch.cpp`` ``PACKED_ACC_REVISION = 1``, checked in
+  ``init_accelerometer_bosch``). The BMI270 uses ``AccelerometerBmi270Register::PACKED_ACC_DATA``
+  (``BMI270_PACKED_ACCEL_RESPONSE_HEADER``, registered without a revision check in
+  ``init_accelerometer_bmi270``), whose value is 0x05 (Android
+  ``AccelerometerBmi270Impl``: ``PACKED_ACC_DATA = 0x5``). Layout: after ``[module, register]``,
+  consecutive int16 LE x, y, z samples, 6 bytes each; the C++ ``response_handler_packed_data``
+  (``core/cpp/metawearboard.cpp``) walks the payload in steps of ``CARTESIAN_FLOAT_SIZE`` = 6,
+  and the Android SDK declares the packed producer with 3 copies
+  (``BoschAccCartesianFloatData(PACKED_ACC_DATA, 3)``), i.e. 3 samples = 18 bytes per
+  notification. Subscribing is the same ``[03 reg 01]`` as for single samples. The SDK offers
+  packed data as the "high frequency" signal
+  (``mbl_mw_acc_bosch_get_high_freq_acceleration_data_signal``); this decoder subscribes to it
+  above 100 Hz (option ``packed``; the 100 Hz threshold is this project's choice).
 - Config bytes (``AccBmi160Config`` / ``AccBmi270Config`` / ``AccBma255Config``): BMI160/BMI270
   byte 0 = odr (bits 0-3) | bwp << 4 | us << 7, with odr code = index in
   {0.78125, 1.5625, 3.125, 6.25, 12.5, 25, 50, 100, 200, 400, 800, 1600} Hz + 1; BMI160 sets
@@ -28,18 +49,27 @@ Every fact below is from mbientlab/MetaWear-SDK-Cpp (``src/metawear/...``):
   16 g: 0xC}, BMI270 {0, 1, 2, 3}; LSB per g 16384, 8192, 4096, 2048 (``FSR_BITMASKS``,
   ``BMI270_FSR_BITMASKS``, ``*_FSR_SCALE``). Samples are int16 little-endian x, y, z.
 - Gyro (``sensor/cpp/gyro_bosch.cpp``, ``gyro_bosch_register.h``): POWER_MODE 0x01,
-  DATA_INTERRUPT_ENABLE 0x02, CONFIG 0x03 (byte 0 = odr | bwp << 4 with bwp = 2; byte 1 =
-  range), DATA 0x05 on BMI160 and 0x04 on BMI270, PACKED 0x07 (BMI160) / 0x05 (BMI270).
-  ODR codes 25 Hz = 6 ... 3200 Hz = 13; range codes 2000, 1000, 500, 250, 125 dps = 0..4 with
-  16.4, 32.8, 65.6, 131.2, 262.4 LSB per dps (``FSR_SCALE``).
+  DATA_INTERRUPT_ENABLE 0x02, CONFIG 0x03 (``GyroBoschConfig``: byte 0 = odr (4 bits) | bwp << 4
+  (2 bits) with bwp = 2; byte 1 = range, 3 bits), DATA 0x05 on BMI160 and 0x04 on BMI270,
+  PACKED_GYRO_DATA 0x07 (BMI160, module revision >= 1: ``PACKED_ROT_REVISION``) / 0x05
+  (BMI270), same 6-byte sample layout and packed handler. ODR codes 25 Hz = 6 ... 3200 Hz = 13;
+  range codes 2000, 1000, 500, 250, 125 dps = 0..4 with 16.4, 32.8, 65.6, 131.2, 262.4 LSB per
+  dps (``FSR_SCALE``).
 - Battery: settings register BATTERY_STATE 0x0C; the read ``[11 8C]`` is answered by
   ``[11 8C charge% voltage_mV(uint16)]`` (``core/cpp/settings.cpp``, ``settings_register.h``).
 
-Streamed samples carry no timestamp (the SDK stamps them on receipt), so time comes from the
-host receive time (``firmware_bridge.timestamps``). The decoder reads the board's own reply
-to the config read-back (``[03 83 b0 b1]``) and scales by the range the board reports, so a
-wrong ``model`` option cannot silently mis-scale data; a module-info reply naming another chip
-is reported in ``counters.last_error``.
+Pairing acc and gyro (inferred, not an SDK fact): the two streams are separate signals with no
+sample counter or timestamp; the SDK stamps each with the receive time
+(``response_handler_packed_data``: ``data->epoch = now``) and only combines them through the
+on-board "fuser" data processor (``processor/fuser.h``), which this decoder does not use. With
+both set to the same ODR the decoder pairs them in arrival order (n-th acc sample with n-th
+gyro sample) and, if one stream stalls, passes acceleration on alone rather than hold it.
+
+Streamed samples carry no timestamp, so time comes from the host receive time
+(``firmware_bridge.timestamps``). The decoder reads the board's own reply to the config
+read-back (``[03 83 b0 b1]``) and scales by the range the board reports, so a wrong ``model``
+option cannot silently mis-scale data; a module-info reply naming another chip is reported in
+``counters.last_error``, and from then on the data registers of the reported chip are decoded.
 """
 
 from __future__ import annotations
@@ -66,13 +96,20 @@ REG_POWER = 0x01
 REG_INT_ENABLE = 0x02
 REG_CONFIG = 0x03
 REG_ACC_DATA = 0x04
-REG_ACC_PACKED = 0x1C
 REG_BATTERY = 0x0C
+SAMPLE_BYTES = 6  # int16 x, y, z (CARTESIAN_FLOAT_SIZE)
+PACKED_SAMPLES = 3  # Android AccelerometerBmi270Impl: packed producer with 3 copies
 
 ACC_IMPLEMENTATIONS = {1: "bmi160", 3: "bma255", 4: "bmi270"}
 GYRO_IMPLEMENTATIONS = {0: "bmi160", 1: "bmi270"}
 GYRO_DATA_REG = {"bmi160": 0x05, "bmi270": 0x04}
 GYRO_PACKED_REG = {"bmi160": 0x07, "bmi270": 0x05}
+ACC_PACKED_REG = {"bmi160": 0x1C, "bma255": 0x1C, "bmi270": 0x05}
+#: Module revision from which BMI160/BMA255 acc and BMI160 gyro have packed data (the BMI270
+#: registers it unconditionally): PACKED_ACC_REVISION, PACKED_ROT_REVISION.
+PACKED_MIN_REVISION = {"bmi160": 1, "bma255": 1, "bmi270": 0}
+#: Above this rate the packed ("high frequency") signals are used unless ``packed=0``.
+PACKED_ABOVE_HZ = 100.0
 
 BOSCH_ODRS_HZ = (0.78125, 1.5625, 3.125, 6.25, 12.5, 25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
 BMA255_ODRS_HZ = (15.62, 31.26, 62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0)
@@ -127,6 +164,7 @@ class MetaMotionProtocol(Protocol):
         range_g: int | str = 8,
         gyro: bool | int | str = False,
         model: str = "bmi160",
+        packed: bool | int | str = "auto",
     ) -> None:
         super().__init__()
         model = str(model).strip().lower()
@@ -144,6 +182,11 @@ class MetaMotionProtocol(Protocol):
         self.gyro = str(gyro).strip().lower() in ("1", "true", "yes", "on")
         if self.gyro and (model == "bma255" or rate not in GYRO_ODRS_HZ):
             raise ValueError("gyro needs a BMI160/BMI270 board and a rate of 25, 50, 100, 200, 400 or 800 Hz")
+        choice = str(packed).strip().lower()
+        if choice not in ("auto", "1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError("packed must be auto, 1 or 0")
+        #: Subscribe to the packed (3 samples per notification) signals instead of single samples.
+        self.packed = rate > PACKED_ABOVE_HZ if choice == "auto" else choice in ("1", "true", "yes", "on")
         self.model = model
         self.range_g = rng
         self.nominal_rate_hz = rate
@@ -152,6 +195,7 @@ class MetaMotionProtocol(Protocol):
         self.gyro_range_dps = 2000
         self.gyro_lsb_per_dps = GYRO_LSB_PER_DPS[0]
         self.reported_model: str | None = None
+        self.reported_gyro_model: str | None = None
         self.battery_mv: int | None = None
         self._acc: deque[np.ndarray] = deque()
         self._gyr: deque[np.ndarray] = deque()
@@ -159,7 +203,8 @@ class MetaMotionProtocol(Protocol):
     # --- commands ----------------------------------------------------------------------
     def _gyro_commands(self, start: bool) -> list[bytes]:
         g = MODULE_GYRO
-        data_reg = GYRO_DATA_REG[self.model]
+        regs = GYRO_PACKED_REG if self.packed else GYRO_DATA_REG
+        data_reg = regs[self.model]
         if not start:
             return [_cmd(g, REG_POWER, 0), _cmd(g, REG_INT_ENABLE, 0, 1), _cmd(g, data_reg, 0)]
         odr = GYRO_ODRS_HZ[float(self.nominal_rate_hz or 100.0)]
@@ -173,13 +218,17 @@ class MetaMotionProtocol(Protocol):
             _cmd(g, READ_BIT | REG_CONFIG),
         ]
 
+    def _acc_signal_reg(self) -> int:
+        """The acceleration signal subscribed to: single samples, or the chip's packed register."""
+        return ACC_PACKED_REG[self.model] if self.packed else REG_ACC_DATA
+
     def start_commands(self, transport_kind: str) -> list[Command]:
         a = MODULE_ACC
         power = 2 if self.model == "bmi270" and not self.config[0] & 0x80 else 1
         raw = [
             _cmd(a, READ_BIT | REG_INFO),
             _cmd(a, REG_CONFIG, *self.config),
-            _cmd(a, REG_ACC_DATA, 1),
+            _cmd(a, self._acc_signal_reg(), 1),
             _cmd(a, REG_INT_ENABLE, 1, 0),
         ]
         if self.gyro:
@@ -190,7 +239,7 @@ class MetaMotionProtocol(Protocol):
 
     def stop_commands(self, transport_kind: str) -> list[Command]:
         a = MODULE_ACC
-        raw = [_cmd(a, REG_POWER, 0), _cmd(a, REG_INT_ENABLE, 0, 1), _cmd(a, REG_ACC_DATA, 0)]
+        raw = [_cmd(a, REG_POWER, 0), _cmd(a, REG_INT_ENABLE, 0, 1), _cmd(a, self._acc_signal_reg(), 0)]
         if self.gyro:
             raw += self._gyro_commands(start=False)
         return [Command(COMMAND, b, wait_s=0.02, response=False) for b in raw]
@@ -208,12 +257,20 @@ class MetaMotionProtocol(Protocol):
         if len(d) < 2:
             return self._bad(d, "notification shorter than a [module, register] header")
         module, register, body = d[0], d[1], d[2:]
-        if module == MODULE_ACC and register in (REG_ACC_DATA, REG_ACC_PACKED):
-            return self._samples(body, self._acc, self.acc_lsb_per_g, payload.t, "acceleration")
-        if module == MODULE_GYRO and register in (GYRO_DATA_REG[self.model], GYRO_PACKED_REG[self.model]):
+        # Registers of the chip the board reports (the configured model until it answers).
+        acc_chip = self.reported_model or self.model
+        gyro_chip = self.reported_gyro_model or self.model
+        if module == MODULE_ACC and register == REG_ACC_DATA:
+            return self._samples(body, False, payload.t)
+        if module == MODULE_ACC and register == ACC_PACKED_REG.get(acc_chip):
+            return self._samples(body, True, payload.t)
+        if module == MODULE_GYRO and register in (
+            GYRO_DATA_REG.get(gyro_chip),
+            GYRO_PACKED_REG.get(gyro_chip),
+        ):
             if not self.gyro:
                 return []  # not asked for; a previous session left it running
-            return self._samples(body, self._gyr, self.gyro_lsb_per_dps, payload.t, "rotation")
+            return self._samples(body, register == GYRO_PACKED_REG[gyro_chip], payload.t, gyro=True)
         if register == READ_BIT | REG_INFO and module in (MODULE_ACC, MODULE_GYRO):
             return self._module_info(module, body)
         if register == READ_BIT | REG_CONFIG and module in (MODULE_ACC, MODULE_GYRO) and len(body) >= 2:
@@ -231,12 +288,18 @@ class MetaMotionProtocol(Protocol):
         self.counters.last_error = why
         return []
 
-    def _samples(
-        self, body: bytes, queue: deque[np.ndarray], lsb: float, host_t: float, what: str
-    ) -> list[DecodedBatch]:
-        if len(body) not in (6, 18):
-            return self._bad(body, f"{what} notification with {len(body)} data bytes (expected 6 or 18)")
+    def _samples(self, body: bytes, packed: bool, host_t: float, gyro: bool = False) -> list[DecodedBatch]:
+        """One sample (6 bytes), or a packed run of whole 6-byte samples (normally 3)."""
+        what = "rotation" if gyro else "acceleration"
+        if packed and (not body or len(body) % SAMPLE_BYTES):
+            return self._bad(
+                body, f"packed {what} notification with {len(body)} data bytes (not whole 6-byte samples)"
+            )
+        if not packed and len(body) != SAMPLE_BYTES:
+            return self._bad(body, f"{what} notification with {len(body)} data bytes (expected 6)")
         self.counters.frames += 1
+        lsb = self.gyro_lsb_per_dps if gyro else self.acc_lsb_per_g
+        queue = self._gyr if gyro else self._acc
         rows = np.frombuffer(body, dtype="<i2").reshape(-1, 3).astype(np.float64) / lsb
         if not self.gyro:
             return [DecodedBatch(acc=rows, gyro=None, host_t=host_t, rate_hz=self.nominal_rate_hz)]
@@ -259,7 +322,7 @@ class MetaMotionProtocol(Protocol):
             out.append(DecodedBatch(acc=acc, gyro=None, host_t=host_t, rate_hz=self.nominal_rate_hz))
         while len(self._gyr) > limit:  # rotation without acceleration cannot be used
             self._gyr.popleft()
-            self.counters.skipped_bytes += 6
+            self.counters.skipped_bytes += SAMPLE_BYTES
             self.counters.last_error = "acceleration stream stalled; rotation samples dropped"
         return out
 
@@ -270,11 +333,19 @@ class MetaMotionProtocol(Protocol):
         table = ACC_IMPLEMENTATIONS if module == MODULE_ACC else GYRO_IMPLEMENTATIONS
         chip = table.get(body[0], f"implementation {body[0]}")
         if module == MODULE_ACC:
-            self.reported_model = chip
+            self.reported_model = chip if chip in ACC_PACKED_REG else None
+        else:
+            self.reported_gyro_model = chip if chip in GYRO_DATA_REG else None
         if chip != self.model:
             self.counters.last_error = (
                 f"board reports a {chip} ({'accelerometer' if module == MODULE_ACC else 'gyro'}) but "
                 f"model={self.model} was configured; restart with -o model={chip}"
+            )
+        elif self.packed and len(body) >= 2 and body[1] < PACKED_MIN_REVISION.get(chip, 0):
+            # BMI160/BMA255 acc and BMI160 gyro have packed data from module revision 1 only.
+            self.counters.last_error = (
+                f"this board's {chip} (module revision {body[1]}) has no packed data; "
+                "restart with -o packed=0"
             )
         return []
 
@@ -296,6 +367,7 @@ class MetaMotionProtocol(Protocol):
             **super().describe(),
             "model": self.model,
             "reported_model": self.reported_model,
+            "packed": self.packed,
             "range_g": self.range_g,
             "gyro": self.gyro,
             "gyro_range_dps": self.gyro_range_dps if self.gyro else None,
@@ -313,7 +385,8 @@ DEVICES = [
         aliases=("metawear", "mbientlab", "metamotionr", "metamotions", "metamotionrl"),
         options_help=(
             "rate_hz=12.5|25|50|100|200|... (default 100), range_g=2|4|8|16 (default 8), "
-            "gyro=0|1 (default 0), model=bmi160|bmi270|bma255 (default bmi160; MetaMotion S is bmi270)"
+            "gyro=0|1 (default 0), model=bmi160|bmi270|bma255 (default bmi160; MetaMotion S is bmi270), "
+            "packed=auto|0|1 (3 samples per notification; auto = above 100 Hz)"
         ),
     )
 ]
