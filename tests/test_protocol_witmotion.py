@@ -1,4 +1,10 @@
-"""WitMotion WT901BLECL/WT9011DCL decoder against byte vectors built from WitMotion's docs."""
+"""WitMotion WT901BLECL/WT9011DCL decoder against byte vectors built from WitMotion's docs.
+
+Rate codes: WIT standard protocol ``REG.h`` (WITMOTION/WitStandardProtocol_JY901 ``ESP32/main/
+REG.h``: RRATE_10HZ 0x06 ... RRATE_100HZ 0x09, RRATE_125HZ 0x0a only WT931, RRATE_200HZ 0x0b) and
+the BLE 5.0 SDK example (``Windows_C#/Wit.Example_BWT901BLE/Form1.cs``: 10 Hz = 0x06, 50 Hz = 0x08).
+Register read replies ``55 71 reg 00`` + 8 int16 registers: WT901BLECL datasheet 6.1.2.
+"""
 
 from __future__ import annotations
 
@@ -78,6 +84,44 @@ def test_start_commands_unlock_then_rate():
     assert p.poll_commands("ble")[0].data == bytes.fromhex("FFAA276400")
     with pytest.raises(ValueError, match="not supported"):
         wm.WitMotionProtocol(rate_hz=33)
+
+
+def rrate_reply(code: int) -> bytes:
+    """The 20-byte answer to ``FF AA 27 03 00``: start register 0x0003, then 8 registers."""
+    return bytes([0x55, 0x71, 0x03, 0x00]) + struct.pack("<8H", code, *([0] * 7))
+
+
+@pytest.mark.parametrize("rate_hz,code", [(10, 0x06), (20, 0x07), (50, 0x08), (100, 0x09), (200, 0x0B)])
+def test_rate_codes_from_the_wit_register_table(rate_hz, code):
+    p = wm.WitMotionProtocol(rate_hz=rate_hz)
+    data = [c.data for c in p.start_commands("ble")]
+    assert data[:4] == [
+        bytes.fromhex("FFAA6988B5"),  # unlock
+        bytes([0xFF, 0xAA, 0x03, code, 0x00]),  # RRATE
+        bytes.fromhex("FFAA270300"),  # read RRATE back
+        bytes.fromhex("FFAA276400"),  # battery
+    ]
+    feed(p, rrate_reply(code))
+    assert p.device_rate_hz == rate_hz and p.nominal_rate_hz == rate_hz
+    assert p.counters.last_error == "" and p.counters.malformed == 0
+
+
+def test_sensor_that_keeps_another_rate_is_timed_at_its_own_rate():
+    p = wm.WitMotionProtocol(rate_hz=200)
+    feed(p, rrate_reply(0x08))  # the sensor stayed at 50 Hz
+    assert p.device_rate_hz == 50.0 and p.nominal_rate_hz == 50.0
+    assert "50 Hz" in p.counters.last_error and "200 Hz" in p.counters.last_error
+    (b,) = feed(p, packet(0, 0, 2048, 0, 0, 0))
+    assert b.rate_hz == 50.0
+    # A reconnect asks for the rate the user chose again, not the one the sensor kept.
+    assert p.start_commands("ble")[1].data == bytes.fromhex("FFAA030B00")
+    q = wm.WitMotionProtocol(rate_hz=100)
+    feed(q, rrate_reply(0x0C))  # single-shot mode: not streaming
+    assert q.device_rate_hz == 0.0 and q.nominal_rate_hz == 100.0
+    assert "not streaming" in q.counters.last_error
+    r = wm.WitMotionProtocol(rate_hz=100)
+    feed(r, rrate_reply(0x1009))  # only RRATE[3:0] is the rate
+    assert r.device_rate_hz == 100.0 and r.counters.last_error == ""
 
 
 def test_registry_and_scan_matching():

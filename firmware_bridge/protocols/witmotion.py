@@ -1,21 +1,36 @@
 """WitMotion WT901BLECL / WT9011DCL (Bluetooth 5.0) inertial sensors.
 
-Sources (WitMotion's own documents and SDK):
+Sources (WitMotion's own documents and SDKs):
 - GATT: service 0000ffe5-..., notify 0000ffe4-..., write 0000ffe9-...: WitMotion SDK
   ``WITMOTION/WitBluetooth_BWT901BLE5_0``, ``Python/BWT901BLE5.0_python_sdk/device_model.py``.
 - Data packet: 20 bytes, ``55 61`` then 9 little-endian int16: acceleration X Y Z,
   angular velocity X Y Z, angle X Y Z; several may share one notification, one may be
   split: WT901BLECL datasheet v20-0707, 6.1.1 "Data Packet (Default)".
 - Scale: acc = raw / 32768 * 16 g, gyro = raw / 32768 * 2000 deg/s, angle = raw /
-  32768 * 180 deg: same SDK file (``processData``) and ``Bwt901bleProcessor.java``.
+  32768 * 180 deg: same SDK file (``processData``) and ``Android_Java/wit-example-ble5/app/src/
+  main/java/com/wit/example/ble5/components/Bwt901bleProcessor.java`` (``OnUpdate``).
 - Commands: unlock ``FF AA 69 88 B5``, write register ``FF AA reg lo hi``, save
   ``FF AA 00 00 00``, read register ``FF AA 27 reg 00`` answered by ``55 71 reg 00`` +
-  8 registers (20 bytes): datasheet 6.1.2 and WitMotion gitbook "WIT Standard
-  Communication Protocol". Output-rate register RRATE = 0x03 with codes 0x06 10 Hz,
-  0x07 20 Hz, 0x08 50 Hz, 0x09 100 Hz, 0x0B 200 Hz (same register table; 50 and
-  100 Hz are the codes the WitMotion apps send). The SDK spaces writes ~150 ms apart.
-- Battery: register 0x64 (BATVAL) in 0.01 V; charge from the single-cell curve in the
-  SDK's ``Bwt901bleProcessor.getEqPercent``.
+  8 registers (20 bytes): datasheet 6.1.2 and ``device_model.py`` (``unlock``,
+  ``get_writeBytes``, ``get_readBytes``). The SDK spaces writes 100-150 ms apart.
+- Output rate, register RRATE = 0x03 (bits 3-0): the WIT standard protocol register header
+  ``WITMOTION/WitStandardProtocol_JY901`` ``ESP32/main/REG.h`` defines RRATE_02HZ 0x01,
+  RRATE_05HZ 0x02, RRATE_1HZ 0x03, RRATE_2HZ 0x04, RRATE_5HZ 0x05, RRATE_10HZ 0x06,
+  RRATE_20HZ 0x07, RRATE_50HZ 0x08, RRATE_100HZ 0x09, RRATE_125HZ 0x0a ("only WT931"),
+  RRATE_200HZ 0x0b, RRATE_ONCE 0x0c, RRATE_NONE 0x0d. The BLE 5.0 SDK's own example sends 0x06
+  for 10 Hz and 0x08 for 50 Hz (``Windows_C#/Wit.Example_BWT901BLE/Form1.cs``,
+  ``returnRate10_Click`` / ``returnRate50_Click``). Some third-party code sends 0x0A for
+  200 Hz; per REG.h that is 125 Hz on a WT931 only, so 200 Hz is 0x0B here.
+- Highest rate of the Bluetooth 5.0 models: NOT confirmed by a WT901BLECL/WT9011DCL document
+  reachable here. The register table tops out at 200 Hz and the wired WT901 manual (v0513,
+  2.4.2) says "the highest return rate supports 200Hz"; the 2018 Bluetooth 4.0 WT901BLECL
+  specification said 0.1-50 Hz. So after writing the rate the decoder reads RRATE back
+  (``FF AA 27 03 00``) and, if the sensor kept another code, adopts the rate the sensor
+  reports (``device_rate_hz``) and says so in ``counters.last_error``, rather than timing
+  samples at a rate the sensor is not sending.
+- Battery: register 0x64 in 0.01 V, read with ``FF AA 27 64 00``; charge from the single-cell
+  curve in ``Bwt901bleProcessor.getEqPercent`` (the BLE SDK reads 0x64, ``readDataThread``;
+  the wired modules' REG.h calls 0x5c BATVAL, which these Bluetooth models do not use).
 - The packets carry no sensor timestamp and no sequence number: time comes from the
   host receive time (see ``firmware_bridge.timestamps``).
 """
@@ -46,7 +61,25 @@ UNLOCK = bytes.fromhex("FFAA6988B5")
 SAVE = bytes.fromhex("FFAA000000")
 REG_RRATE = 0x03
 REG_BATTERY = 0x64
+#: Streaming rates offered (Hz) -> RRATE code (REG.h).
 RATE_CODES = {10.0: 0x06, 20.0: 0x07, 50.0: 0x08, 100.0: 0x09, 200.0: 0x0B}
+#: Every RRATE code in REG.h -> Hz (0 = not streaming: single shot or none).
+RRATE_HZ = {
+    0x01: 0.2,
+    0x02: 0.5,
+    0x03: 1.0,
+    0x04: 2.0,
+    0x05: 5.0,
+    0x06: 10.0,
+    0x07: 20.0,
+    0x08: 50.0,
+    0x09: 100.0,
+    0x0A: 125.0,
+    0x0B: 200.0,
+    0x0C: 0.0,
+    0x0D: 0.0,
+}
+RRATE_MASK = 0x0F  # RRATE[3:0]
 WRITE_GAP_S = 0.15
 #: Single-cell Li-ion voltage (V) -> charge (%) breakpoints, from the WitMotion SDK.
 BATTERY_CURVE_V = (3.4, 3.5, 3.68, 3.7, 3.73, 3.77, 3.79, 3.82, 3.87, 3.93, 3.96, 3.99)
@@ -85,7 +118,10 @@ class WitMotionProtocol(Protocol):
         if rate not in RATE_CODES:
             allowed = ", ".join(f"{r:g}" for r in RATE_CODES)
             raise ValueError(f"WitMotion rate {rate:g} Hz is not supported; use {allowed}")
+        self.requested_rate_hz = rate
         self.nominal_rate_hz = rate
+        #: Output rate the sensor reports in RRATE after the start commands (None until read).
+        self.device_rate_hz: float | None = None
         self.angles_deg: np.ndarray | None = None  # last Euler angles (roll, pitch, yaw)
         self.battery_volts: float | None = None
         self._buffers: dict[str, bytearray] = {}
@@ -93,11 +129,19 @@ class WitMotionProtocol(Protocol):
     def reset(self) -> None:
         self._buffers.clear()
 
+    def describe(self) -> dict:
+        return {
+            **super().describe(),
+            "requested_rate_hz": self.requested_rate_hz,
+            "device_rate_hz": self.device_rate_hz,
+        }
+
     def start_commands(self, transport_kind: str) -> list[Command]:
-        code = RATE_CODES[float(self.nominal_rate_hz or 100.0)]
+        code = RATE_CODES[self.requested_rate_hz]
         return [
             Command(WRITE, UNLOCK, WRITE_GAP_S),
             Command(WRITE, write_register(REG_RRATE, code), WRITE_GAP_S),
+            Command(WRITE, read_register(REG_RRATE), WRITE_GAP_S),  # did the sensor take it?
             Command(WRITE, read_register(REG_BATTERY), WRITE_GAP_S),
         ]
 
@@ -154,6 +198,26 @@ class WitMotionProtocol(Protocol):
         if start == REG_BATTERY:
             self.battery_volts = regs[0] / 100.0
             self.battery_pct = battery_percent(self.battery_volts)
+        elif start == REG_RRATE:
+            self._rate_reply(regs[0] & RRATE_MASK)
+
+    def _rate_reply(self, code: int) -> None:
+        """Adopt the output rate the sensor reports; say so if it is not the one asked for."""
+        hz = RRATE_HZ.get(code)
+        self.device_rate_hz = hz
+        if code == RATE_CODES[self.requested_rate_hz]:
+            return
+        if hz:
+            self.nominal_rate_hz = hz
+            self.counters.last_error = (
+                f"sensor kept output rate {hz:g} Hz (RRATE code 0x{code:02X}), "
+                f"not the {self.requested_rate_hz:g} Hz asked for; timing samples at {hz:g} Hz"
+            )
+        else:
+            self.counters.last_error = (
+                f"sensor reports RRATE code 0x{code:02X} (not streaming), "
+                f"not the {self.requested_rate_hz:g} Hz asked for"
+            )
 
 
 DEVICES = [
