@@ -253,7 +253,7 @@ class StreamingDetector:
         self.has_gyro = has_gyro
         fs = self.sample_rate_hz
         sos = bandpass_sos(self.band.filter_low_hz, self.band.filter_high_hz, fs)
-        self._features = BinFeatures(sos, fs, self.bin_n)
+        self._features = BinFeatures(sos, fs, self.bin_n, keep_signal=not has_gyro)
         self.state.features = self._features.new_state()
         self._tracker = TremorTracker(
             self.config,

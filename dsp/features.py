@@ -11,15 +11,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp.filters import sosfilt_stream, steady_state
+from dsp.band_kernel import band_bins
+from dsp.filters import steady_state
 
 
 @dataclass
 class BandState:
     """Carry-over for one band-pass filter and its zero-crossing tracker."""
 
-    zi: np.ndarray | None = None  # filter state (sections, channels, 2)
-    prev_y: np.ndarray | None = None  # last filtered sample
+    zi: np.ndarray | None = None  # filter state (sections, channels, 2), float64
+    prev_y: np.ndarray | None = None  # last filtered sample (NaN: none since the reset)
     last_cross: np.ndarray | None = None  # grid position of the last upward crossing, per channel
     last_freq: np.ndarray | None = None  # frequency of the last complete cycle, per channel
     last_filled_k: int = -1  # grid index of the latest sample interpolated across a hole
@@ -35,7 +36,7 @@ class FeatureState:
 class BandBins:
     """Per-bin results for one band."""
 
-    y: np.ndarray  # (channels, bins * bin_n) the band-passed signal itself
+    y: np.ndarray | None  # (channels, bins * bin_n) the band-passed signal (if kept)
     ms: np.ndarray  # (bins, channels) mean square of the band-passed signal
     m4: np.ndarray  # (bins, channels) mean fourth power (impulsiveness: kurtosis = m4 / ms^2)
     n_cycles: np.ndarray  # (bins, channels) complete cycles ending in the bin
@@ -74,8 +75,12 @@ class BinFeatures:
         sample_rate_hz: float,
         bin_n: int,
         lf_bins: int = 4,
+        keep_signal: bool = False,
     ) -> None:
-        self.sos = np.asarray(band_sos, dtype=np.float32)
+        """``keep_signal``: also return the band-passed samples (the accelerometer-only
+        spectrum check needs them)."""
+        self.sos = np.ascontiguousarray(band_sos, dtype=np.float64)
+        self.keep_signal = keep_signal
         self.fs = float(sample_rate_hz)
         self.bin_n = int(bin_n)
         # Slow components (posture, voluntary movement): means over sub-bins of at most
@@ -96,8 +101,8 @@ class BinFeatures:
     def reset(self, state: FeatureState, x0: np.ndarray) -> None:
         """Start a new segment (after a gap) whose first sample is ``x0``."""
         bs = state.band
-        bs.zi = steady_state(self.sos, x0).astype(np.float32)
-        bs.prev_y = None
+        bs.zi = np.ascontiguousarray(steady_state(self.sos, x0))
+        bs.prev_y = np.full(x0.shape[0], np.nan)
         bs.last_cross = np.full(x0.shape[0], np.nan)
         bs.last_freq = np.full(x0.shape[0], np.nan)
         bs.last_filled_k = -1
@@ -134,78 +139,24 @@ class BinFeatures:
         return out[self.sub - 1 :: self.sub]  # the value at the end of each bin
 
     def _band(self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray) -> BandBins:
-        y, bs.zi = sosfilt_stream(sos, x, bs.zi)
-        ch, n = y.shape
-        nb = n // self.bin_n
-        inv_n = np.float32(1.0 / self.bin_n)
-        y2 = y * y
-        ms = (y2.reshape(ch, nb, self.bin_n).sum(axis=2) * inv_n).T
-        y2 *= y2
-        m4 = (y2.reshape(ch, nb, self.bin_n).sum(axis=2) * inv_n).T
-        # latest filled grid index at or before each sample (carried across blocks)
-        prev_filled = bs.last_filled_k
-        if filled.any():
-            latest = np.maximum.accumulate(np.where(filled, np.arange(k0, k0 + n), prev_filled))
-            bs.last_filled_k = int(latest[-1])
-        else:
-            latest = None
-
-        # upward zero crossings of every channel at once, in (channel, sample) order
-        neg = (y < 0).ravel()
-        flat = np.flatnonzero(neg[:-1] > neg[1:]) + 1  # negative, then not
-        chan, idx = np.divmod(flat, n)  # idx: index of the first sample >= 0
-        keep = idx > 0  # idx 0 pairs the last sample of one channel with the next one's first
-        chan, idx = chan[keep], idx[keep]
-        if bs.prev_y is not None:  # a crossing between the previous block and this one
-            first = np.flatnonzero((bs.prev_y < 0) & ~neg[0::n][:ch])
-            if first.size:
-                at = np.searchsorted(chan, first)  # in front of each channel's crossings
-                chan = np.insert(chan, at, first)
-                idx = np.insert(idx, at, 0)
-        y1 = y[chan, idx]
-        prev_vals = bs.prev_y if bs.prev_y is not None else np.zeros(ch, np.float32)
-        y0 = np.where(idx > 0, y[chan, np.maximum(idx - 1, 0)], prev_vals[chan])
-        pos = (k0 - 1) + idx + y0 / (y0 - y1)  # grid position of the crossing
-        ebin = idx // self.bin_n
-        lf_k = latest[idx] if latest is not None else np.full(idx.size, prev_filled)
-        bs.prev_y = y[:, -1].copy()
-
-        n_cyc = np.zeros((nb, ch))
-        s_p = np.zeros((nb, ch))
-        s_p2 = np.zeros((nb, ch))
-        cb, ca, cdf = [], [], []
-        starts = np.searchsorted(chan, np.arange(ch + 1))
-        for a in range(ch):
-            lo, hi = starts[a], starts[a + 1]
-            if lo == hi:
-                continue
-            pa = pos[lo:hi]
-            cross = np.concatenate(([bs.last_cross[a]], pa))
-            period = np.diff(cross)  # grid samples; NaN for the first after a reset
-            period[lf_k[lo:hi] >= np.floor(cross[:-1])] = np.nan  # the cycle spans a hole
-            bs.last_cross[a] = pa[-1]
-            eb = ebin[lo:hi]
-            ok = np.isfinite(period)
-            if ok.any():
-                b = eb[ok]
-                p = period[ok]
-                n_cyc[:, a] = np.bincount(b, minlength=nb)[:nb]
-                s_p[:, a] = np.bincount(b, weights=p, minlength=nb)[:nb]
-                s_p2[:, a] = np.bincount(b, weights=p * p, minlength=nb)[:nb]
-            freq = self.fs / period
-            df = np.diff(np.concatenate(([bs.last_freq[a]], freq)))
-            bs.last_freq[a] = freq[-1]
-            okd = np.isfinite(df)
-            if okd.any():
-                cb.append(eb[okd])
-                ca.append(np.full(int(okd.sum()), a))
-                cdf.append(df[okd])
-        if cb:
-            cycle_bin = np.concatenate(cb)
-            cycle_axis = np.concatenate(ca)
-            cycle_df = np.concatenate(cdf)
-        else:
-            cycle_bin = np.zeros(0, dtype=np.int64)
-            cycle_axis = np.zeros(0, dtype=np.int64)
-            cycle_df = np.zeros(0)
-        return BandBins(y, ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)
+        ch, n = x.shape
+        y = np.empty((ch, n) if self.keep_signal else (0, 0), dtype=np.float32)
+        ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, bs.last_filled_k = band_bins(
+            np.ascontiguousarray(x, dtype=np.float32),
+            sos,
+            bs.zi,
+            bs.prev_y,
+            bs.last_cross,
+            bs.last_freq,
+            np.ascontiguousarray(filled, dtype=np.bool_),
+            bs.last_filled_k,
+            k0,
+            self.bin_n,
+            self.fs,
+            y,
+        )
+        cycle_bin = np.concatenate([cyc_bin[a, : cyc_count[a]] for a in range(ch)])
+        cycle_axis = np.repeat(np.arange(ch), cyc_count)
+        cycle_df = np.concatenate([cyc_df[a, : cyc_count[a]] for a in range(ch)])
+        y_kept = y if self.keep_signal else None
+        return BandBins(y_kept, ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)

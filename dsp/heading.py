@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
+from numba import njit
 
 
 @dataclass
@@ -64,62 +64,54 @@ class HeadingTracker:
         return np.empty(0)
 
     def _process(self, st: HeadingState, yaw_deg: np.ndarray) -> np.ndarray:
-        n = yaw_deg.size
-        out = np.empty(n)
-        a = self.a
-        i = 0
-        while i < n:
-            if math.isnan(yaw_deg[i]):  # no heading here: start afresh where it resumes
-                fin = np.flatnonzero(~np.isnan(yaw_deg[i:]))
-                j = i + int(fin[0]) if fin.size else n
-                out[i:j] = np.nan
-                self.reset(st)
-                i = j
-                continue
-            if math.isnan(st.ref_deg):
-                st.ref_deg = float(yaw_deg[i])
-            if not st.frozen:
-                stop = _next_nan(yaw_deg, i)
-                ref, _ = lfilter([1.0 - a], [1.0, -a], yaw_deg[i:stop], zi=[a * st.ref_deg])
-                ref_before = np.concatenate(([st.ref_deg], ref[:-1]))
-                e = yaw_deg[i:stop] - ref_before
-                hit = np.flatnonzero(np.abs(e) >= self.enter_deg)
-                if hit.size == 0:
-                    out[i:stop] = e
-                    st.ref_deg = float(ref[-1])
-                    i = stop
-                    continue
-                j = int(hit[0])
-                out[i : i + j + 1] = e[: j + 1]
-                st.ref_deg = float(ref_before[j])  # the heading before the turn began
-                st.frozen, st.peak_deg, st.frozen_bins = True, float(abs(e[j])), 1
-                i += j + 1
-                continue
-            stop = _next_nan(yaw_deg, i)
-            e = yaw_deg[i:stop] - st.ref_deg
-            peak = np.maximum.accumulate(np.maximum(np.abs(e), st.peak_deg))
-            held = st.frozen_bins + np.arange(1, e.size + 1)
-            prev = yaw_deg[i - 1] if i > 0 else st.last_yaw_deg
-            rate = np.abs(np.diff(np.concatenate(([prev], yaw_deg[i:stop])))) / self.dt
-            settled = ~(rate >= self.settle_dps)  # NaN (no previous bin) counts as settled
-            back = ((np.abs(e) < self.exit_deg) | (np.abs(e) < self.return_frac * peak)) & settled
-            back |= held >= self.adopt_bins
-            hit = np.flatnonzero(back)
-            if hit.size == 0:
-                out[i:stop] = e
-                st.peak_deg = float(peak[-1])
-                st.frozen_bins += e.size
-                i = stop
-                continue
-            j = int(hit[0])
-            out[i : i + j + 1] = e[: j + 1]
-            # back (or adopted): the reference restarts from here
-            st.frozen, st.ref_deg, st.peak_deg, st.frozen_bins = False, float(yaw_deg[i + j]), 0.0, 0
-            i += j + 1
+        state = np.array([float(st.frozen), st.ref_deg, st.peak_deg, float(st.frozen_bins)])
+        out = _excursions(
+            np.ascontiguousarray(yaw_deg, dtype=np.float64),
+            state,
+            st.last_yaw_deg,
+            self.a,
+            self.dt,
+            self.enter_deg,
+            self.exit_deg,
+            self.return_frac,
+            float(self.adopt_bins),
+            self.settle_dps,
+        )
+        st.frozen, st.ref_deg, st.peak_deg = bool(state[0]), float(state[1]), float(state[2])
+        st.frozen_bins = int(state[3])
         return out
 
 
-def _next_nan(a: np.ndarray, i: int) -> int:
-    """Index of the first NaN at or after ``i`` (len(a) if none)."""
-    nan = np.flatnonzero(np.isnan(a[i:]))
-    return i + int(nan[0]) if nan.size else a.size
+@njit(cache=True, nogil=True)
+def _excursions(yaw, state, last_yaw, a, dt, enter_deg, exit_deg, return_frac, adopt_bins, settle_dps):
+    """Bin by bin: the excursion from the reference heading; ``state`` = [frozen, reference,
+    peak, bins frozen] is updated in place."""
+    n = yaw.size
+    out = np.empty(n)
+    frozen, ref, peak, held = state[0] != 0.0, state[1], state[2], state[3]
+    for i in range(n):
+        y = yaw[i]
+        if math.isnan(y):  # no heading here: start afresh where it resumes
+            out[i] = np.nan
+            frozen, ref, peak, held = False, np.nan, 0.0, 0.0
+            continue
+        if math.isnan(ref):
+            ref = y
+        e = y - ref
+        out[i] = e
+        if not frozen:
+            if abs(e) >= enter_deg:  # a turn begins: the reference stays where it was
+                frozen, peak, held = True, abs(e), 1.0
+            else:  # follow the heading (a first-order low-pass)
+                ref = (1.0 - a) * y + a * ref
+            continue
+        peak = max(peak, abs(e))
+        held += 1.0
+        prev = yaw[i - 1] if i > 0 else last_yaw
+        rate = abs(y - prev) / dt
+        settled = not (rate >= settle_dps)  # NaN (no previous bin) counts as settled
+        back = ((abs(e) < exit_deg) or (abs(e) < return_frac * peak)) and settled
+        if back or held >= adopt_bins:  # back (or adopted): the reference restarts from here
+            frozen, ref, peak, held = False, y, 0.0, 0.0
+    state[0], state[1], state[2], state[3] = 1.0 if frozen else 0.0, ref, peak, held
+    return out

@@ -31,12 +31,93 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.signal import lfilter
 
 from dsp.heading import HeadingState, HeadingTracker
 
 RAD = math.pi / 180.0
 Q_SCALE = 1e6  # fixed-point scale of block statistics
+NO_BLOCK = -(1 << 62)
+
+
+@njit(cache=True, nogil=True)
+def _track_bias(
+    blocks,  # (n,) int64 block of each bin
+    steady,  # (n,) bool: quiet and not tilting (a candidate for still time)
+    w,  # (n, 3) float64 mean angular rate per bin
+    wq,  # (n, 3) int64 the same in fixed point
+    open_sums,  # (4,) int64 still-time sums of the block being summed (updated)
+    pending,  # (5,) int64 [block, sums] of the finished block waiting to be applied (updated)
+    bias,  # (3,) float64 current bias, NaN when none yet (updated)
+    scal,  # [block being summed, weight (bins) behind the bias] (updated)
+    dt,
+    cap_bins,  # the running mean forgets beyond this many bins of still time
+    still_dps,
+    still_unknown_dps,
+    heading_after_s,
+):
+    """Gyroscope offset per bin: the mean rate over still time, from blocks at least two
+    blocks back (a block's sums are applied when the block after next begins), so a turn
+    in progress never pulls the offset it is judged against."""
+    n = blocks.shape[0]
+    out = np.zeros((n, 3))  # zero until there is an estimate
+    has = np.zeros(n, np.bool_)
+    known = np.zeros(n, np.bool_)
+    cur = np.int64(scal[0])
+    bias_w = scal[1]
+    for i in range(n):
+        b = blocks[i]
+        if b != cur:
+            if cur != NO_BLOCK:
+                # the finished block waits; an older waiting one is due now or earlier
+                if pending[0] != NO_BLOCK:
+                    _apply_bias(pending, bias, bias_w, cap_bins)
+                    bias_w = _weight(pending, bias_w, cap_bins)
+                pending[0] = cur
+                pending[1:] = open_sums
+            if pending[0] != NO_BLOCK and pending[0] <= b - 2:
+                _apply_bias(pending, bias, bias_w, cap_bins)
+                bias_w = _weight(pending, bias_w, cap_bins)
+                pending[0] = NO_BLOCK
+            cur = b
+            open_sums[:] = 0
+        lim = still_unknown_dps
+        if bias[0] == bias[0]:
+            out[i] = bias
+            has[i] = True
+            known[i] = bias_w * dt >= heading_after_s
+            lim = still_dps
+        d0 = w[i, 0] - (bias[0] if has[i] else 0.0)
+        d1 = w[i, 1] - (bias[1] if has[i] else 0.0)
+        d2 = w[i, 2] - (bias[2] if has[i] else 0.0)
+        if steady[i] and math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) < lim:
+            open_sums[0] += wq[i, 0]
+            open_sums[1] += wq[i, 1]
+            open_sums[2] += wq[i, 2]
+            open_sums[3] += 1
+    scal[0] = cur
+    scal[1] = bias_w
+    return out, has, known
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _apply_bias(pending, bias, bias_w, cap_bins):
+    """Fold a block's still-time mean into the running offset estimate."""
+    k = pending[4]
+    if k == 0:
+        return
+    w_old = min(bias_w, cap_bins)
+    for j in range(3):
+        m = pending[1 + j] / (Q_SCALE * k)
+        old = bias[j] if bias[j] == bias[j] else 0.0
+        bias[j] = (old * w_old + m * k) / (w_old + k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _weight(pending, bias_w, cap_bins):
+    k = pending[4]
+    return bias_w if k == 0 else min(bias_w, cap_bins) + k
 
 
 @dataclass
@@ -52,13 +133,13 @@ class PostureState:
     calib_until_bin: int | None = None  # calibrating over [from, until)
     calib_sum: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
     calib_end_bin: int | None = None  # the calibrated neutral applies from this bin
-    bias_block: int | None = None
+    bias_block: int | None = None  # the block being summed (NO_BLOCK: none yet)
     bias_open: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))  # still: w xyz, n
+    bias_pending: np.ndarray | None = None  # [block, sums...] of the finished block not yet applied
     bias_w: float = 0.0  # weight (bins) behind the bias estimate
     prev_g: np.ndarray | None = None  # last slow gravity direction (for the tilt rate)
     heading: HeadingState = field(default_factory=HeadingState)
     prev_dev: float = math.nan  # last deviation (for the deviation speed)
-    bias_done: deque = field(default_factory=deque)
     post_block: int | None = None
     post_open: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))  # g xyz, n
     post_done: deque = field(default_factory=deque)
@@ -161,24 +242,34 @@ class PostureEstimator:
             st.prev_g = g_acc[-1].copy()
             steady = quiet & ok & (tilt_rate < self.still_tilt_dps)
             wq_all = np.round(w * Q_SCALE).astype(np.int64)
-            bias = np.zeros((n, 3))
-            known = np.zeros(n, bool)  # the bias rests on enough still time to integrate a heading
-            has_bias = np.zeros(n, bool)
-            for s, e in zip(seg_start, seg_end):
-                self._enter_bias(st, int(blocks[s]))
-                if st.bias_dps is not None:
-                    bias[s:e] = st.bias_dps
-                    has_bias[s:e] = True
-                    known[s:e] = st.bias_w * self.dt >= self.heading_after_s
-                # still: hardly turning, judged against the offset learnt so far (a sensor with
-                # a large offset is still too)
-                d = w[s:e] - bias[s:e]
-                lim = self.still_dps if st.bias_dps is not None else self.still_unknown_dps
-                still = steady[s:e] & (np.sqrt((d * d).sum(axis=1)) < lim)
-                k = int(np.count_nonzero(still))
-                if k:
-                    st.bias_open[:3] += wq_all[s:e][still].sum(axis=0)
-                    st.bias_open[3] += k
+            if st.bias_block is None:
+                st.bias_block = NO_BLOCK
+            if st.bias_pending is None:
+                st.bias_pending = np.zeros(5, np.int64)
+                st.bias_pending[0] = NO_BLOCK
+            if st.bias_dps is None:
+                bias_now = np.full(3, np.nan)
+            else:
+                bias_now = np.asarray(st.bias_dps, dtype=np.float64).copy()
+            scal = np.array([float(st.bias_block), st.bias_w])
+            bias, has_bias, known = _track_bias(
+                blocks.astype(np.int64),
+                steady,
+                w,
+                wq_all,
+                st.bias_open,
+                st.bias_pending,
+                bias_now,
+                scal,
+                self.dt,
+                self.bias_tau_s / self.dt,
+                self.still_dps,
+                self.still_unknown_dps,
+                self.heading_after_s,
+            )
+            st.bias_block = int(scal[0])
+            st.bias_w = float(scal[1])
+            st.bias_dps = None if np.isnan(bias_now[0]) else bias_now
             w_c = w - bias
             g = self._fuse(st, g_acc, ok, w_c)
             # until the offset is known the fused direction drifts (offset x fusion time
@@ -267,24 +358,6 @@ class PostureEstimator:
             self.set_neutral(st, st.calib_sum[:3] / (Q_SCALE * st.calib_sum[3]))
             st.calib_end_bin = st.calib_until_bin
             st.calib_until_bin = None
-
-    def _enter_bias(self, st: PostureState, b: int) -> None:
-        if st.bias_block == b:
-            return
-        if st.bias_block is not None:
-            st.bias_done.append((st.bias_block, st.bias_open.copy()))
-        st.bias_block, st.bias_open = b, np.zeros(4, np.int64)
-        while st.bias_done and st.bias_done[0][0] <= b - 2:
-            _, s = st.bias_done.popleft()
-            if s[3] == 0:
-                continue
-            # a running mean over the still time seen so far, forgetting beyond bias_tau_s
-            m = s[:3] / (Q_SCALE * s[3])
-            cap = self.bias_tau_s / self.dt
-            w_old = min(st.bias_w, cap)
-            old = st.bias_dps if st.bias_dps is not None else np.zeros(3)
-            st.bias_dps = (old * w_old + m * s[3]) / (w_old + s[3])
-            st.bias_w = w_old + s[3]
 
     def _enter_post(self, st: PostureState, b: int) -> None:
         if st.post_block == b:
