@@ -1,10 +1,12 @@
-"""Polar PMD decoder against byte vectors built from the polar-ble-sdk sources and a real frame.
+"""Polar PMD decoder against byte vectors built from the polar-ble-sdk sources and real frames.
 
 Layouts: polar-ble-sdk ``PmdDataFrame.kt`` (``[type, uint64 ns timestamp of the last sample,
 frame type, content]``, bit 7 = delta frame), ``AccData.kt`` (raw int8/int16/int24 mG; delta
 frames scaled by the start response's factor), ``GyrData.kt``, ``BlePMDClient.parseDeltaFramesAll``
 (reference sample, then ``[bit width, count]`` blocks of LSB-first packed signed deltas),
 ``PmdSetting.kt`` and ``PmdControlPointResponse.kt`` (``[0xF0, op, type, status, more, params]``).
+Examples quoted from polar-ble-sdk ``technical_documentation/Polar_Measurement_Data_Specification.pdf``
+("Request Stream Settings", "Start Stream") are marked as such.
 """
 
 from __future__ import annotations
@@ -181,6 +183,85 @@ def test_other_measurements_ignored_bad_frames_counted():
     feed(p, pm.DATA, frame(2, TS0, 0x81, struct.pack("<3h", 0, 0, 0) + bytes([40, 1]) + b"\x00" * 15))
     feed(p, pm.DATA, b"\x02\x00")
     assert p.counters.malformed == 4
+
+
+# Polar_Measurement_Data_Specification.pdf, "Request Stream Settings": the answers to [01 02].
+SPEC_H10_ACC_SETTINGS = bytes.fromhex(
+    "F0 01 02 00 00 00 04 19 00 32 00 64 00 C8 00 01 01 10 00 02 03 02 00 04 00 08 00"
+)
+SPEC_VERITY_ACC_SETTINGS = bytes.fromhex("F0 01 02 00 00 00 01 34 00 01 01 10 00 02 01 08 00 04 01 03")
+
+
+def test_h10_settings_from_the_pmd_specification():
+    h10 = pm.parse_settings(SPEC_H10_ACC_SETTINGS[5:])
+    assert h10 == {0: [25, 50, 100, 200], 1: [16], 2: [2, 4, 8]}  # no CHANNELS (4) setting
+    assert tuple(h10[0]) == pm.MODELS["h10"]["rates"] and tuple(h10[2]) == pm.MODELS["h10"]["ranges_g"]
+    assert pm.MODELS["h10"]["channels"] is None and h10[1] == [pm.RESOLUTION_BITS]
+    verity = pm.parse_settings(SPEC_VERITY_ACC_SETTINGS[5:])
+    assert verity == {0: [52], 1: [16], 2: [8], 4: [3]}  # normal mode: one choice each
+    assert (verity[0][0], verity[2][0]) == pm.MODELS["verity"]["normal_mode_acc"]
+    # Every H10 setting the sensor lists is sent (issue #124), and nothing else.
+    for rate in (25, 50, 100, 200):
+        for rng in (2, 4, 8):
+            start = pm.PolarPmdProtocol(model="h10", rate_hz=rate, range_g=rng).start_commands("ble")[-1].data
+            assert start[:2] == bytes([2, 2])
+            assert pm.parse_settings(start[2:]) == {0: [rate], 1: [16], 2: [rng]}
+
+
+def test_h10_start_stream_example_from_the_pmd_specification():
+    # The specification starts an H10 with [02 02 | 02 01 08 00 | 00 01 C8 00 | 01 01 10 00]: the
+    # same settings as ours for 200 Hz, 8 g, in another order.
+    spec_start = bytes.fromhex("02 02 02 01 08 00 00 01 C8 00 01 01 10 00")
+    ours = pm.PolarPmdProtocol(model="h10", rate_hz=200, range_g=8).start_commands("ble")[-1].data
+    assert ours == bytes.fromhex("02 02 00 01 C8 00 01 01 10 00 02 01 08 00")
+    assert pm.parse_settings(ours[2:]) == pm.parse_settings(spec_start[2:])
+    p = pm.PolarPmdProtocol(model="h10", rate_hz=200, range_g=8)
+    feed(p, pm.CONTROL_POINT, bytes.fromhex("F0 02 02 00 00 01"))  # its answer: success, no factor
+    assert p.status[2] == "success" and p.factor[2] == 1.0 and p.counters.malformed == 0
+    # Its first data frame: ACC, timestamp, frame type 1 (int16 LE). The document annotates sample
+    # 0 as x "45 FF = -184 millig", y "E4 FF = -28", z "B5 03 = 949"; 0xFF45 is -187 as int16, so
+    # its x is an arithmetic slip, while y and z check out.
+    frame_hex = "02 EA 54 A2 42 8B 45 52 08 01 45 FF E4 FF B5 03 45 FF E4 FF B8 03"
+    (b,) = feed(p, pm.DATA, bytes.fromhex(frame_hex))
+    assert struct.unpack("<h", bytes.fromhex("45FF"))[0] == -187
+    np.testing.assert_allclose(b.acc, [[-0.187, -0.028, 0.949], [-0.187, -0.028, 0.952]])
+    assert b.sensor_t[-1] == pytest.approx(599618164814402794 / 1e9)
+    np.testing.assert_allclose(np.diff(b.sensor_t), 1 / 200, atol=1e-6)
+
+
+def test_verity_delta_frame_example_from_the_pmd_specification():
+    # "Host requests start acc stream (delta framed)": answer with FACTOR 0x397FDA40 (0.000244 g);
+    # the frame's reference sample (-48, 357, 4068) and its first two 8-bit deltas (the example
+    # shows 2 of the 29 deltas, so the block count is 2 here).
+    p = pm.PolarPmdProtocol(model="verity")
+    feed(p, pm.CONTROL_POINT, bytes.fromhex("F0 02 02 00 00 05 01 40 DA 7F 39"))
+    factor = struct.unpack("<f", bytes.fromhex("40DA7F39"))[0]
+    assert p.factor[2] == pytest.approx(factor) and factor == pytest.approx(0.000244, rel=1e-3)
+    frame_bytes = bytes.fromhex("02 64 6C 76 C4 3C C6 7F 07 80 D0 FF 65 01 E4 0F 08 02 FC 07 FF 0C 13 F2")
+    (b,) = feed(p, pm.DATA, frame_bytes)
+    raw = np.array([[-48, 357, 4068], [-52, 364, 4067], [-40, 383, 4053]])
+    np.testing.assert_allclose(b.acc, raw * factor)  # compressed type 0: factor in g
+    assert b.sensor_t[-1] == pytest.approx(540368444604181604 / 1e9)
+
+
+def test_verity_sdk_mode_only_outside_normal_mode_settings():
+    normal = pm.PolarPmdProtocol(model="verity")  # 52 Hz, 8 g
+    assert not normal.sdk_mode
+    assert bytes([2, 9]) not in [c.data for c in normal.start_commands("ble")]
+    fast = pm.PolarPmdProtocol(model="verity", rate_hz=104)
+    assert [c.data.hex() for c in fast.start_commands("ble")] == [
+        "0302",  # no stream may run while the mode changes
+        "0209",  # REQUEST_MEASUREMENT_START, SDK_MODE (BlePMDClient.startSDKMode)
+        "0202000168000101100002010800040103",
+    ]
+    assert [c.data.hex() for c in fast.stop_commands("ble")] == ["0302", "0309"]
+    assert pm.PolarPmdProtocol(model="verity", range_g=16).sdk_mode
+    assert not pm.PolarPmdProtocol(model="h10", rate_hz=200).sdk_mode
+    feed(fast, pm.CONTROL_POINT, bytes.fromhex("F0 02 09 06 00"))  # already in SDK mode: fine
+    assert fast.counters.last_error == ""
+    feed(fast, pm.CONTROL_POINT, bytes.fromhex("F0 02 09 03 00"))  # not supported (old firmware)
+    assert "SDK mode" in fast.counters.last_error and "104 Hz" in fast.counters.last_error
+    assert 9 not in fast.factor
 
 
 def test_registry_and_scan():

@@ -36,13 +36,33 @@ library/src/main/java/com/polar/androidcommunications/api/ble/model/gatt/client/
   timestamp. Here a spacing more than 50 % away from the nominal one (a lost frame, a clock
   jump) falls back to 1 / sample rate, so the session clock sees the gap instead of stretched
   samples.
-- Settings per device: Verity Sense ACC sample rates 26/52/104/208/416 Hz, resolution 16,
-  range 2/4/8/16 g, CHANNELS 3; GYRO the same rates, range 250/500/1000/2000 deg/s, CHANNELS 3
-  (settings dump in fsmeraldi/bleakheart PR #11; the start command
-  ``02 02 00 01 34 00 01 01 10 00 02 01 08 00 04 01 03`` answered ``F0 02 02 00 00`` in
-  polar-ble-sdk issues #331 and #443). H10 ACC: 25/50/100/200 Hz, resolution 16, range 2/4/8 g,
-  no CHANNELS setting (Polar_Measurement_Data_Specification.pdf; not machine-readable here, so
-  the H10 list is the SDK's documented set and a refused start is reported, not guessed at).
+- Settings per device. H10 ACC (confirmed): sample rates 25/50/100/200 Hz, resolution 16, range
+  2/4/8 g, and NO CHANNELS setting. Sources: polar-ble-sdk
+  ``technical_documentation/Polar_Measurement_Data_Specification.pdf``, "Request Stream
+  Settings, H10 response used as example": ``[01 02]`` is answered ``F0 01 02 00 00 | 00 04 19 00
+  32 00 64 00 C8 00 | 01 01 10 00 | 02 03 02 00 04 00 08 00`` (SAMPLE_RATE x4, RESOLUTION x1,
+  RANGE x3, nothing else); ``documentation/products/PolarH10.md`` ("sample rates of 25Hz, 50Hz,
+  100Hz and 200Hz and range of 2G, 4G and 8G. Axis specific acceleration data in mG"). The same
+  specification's "Start Stream" example starts an H10 with ``02 02 | 02 01 08 00 | 00 01 C8 00
+  | 01 01 10 00`` (8 g, 200 Hz, 16 bit; settings in any order) answered ``F0 02 02 00 00 01``
+  (no FACTOR), and its first data frame ``02 EA54A2428B455208 01 45FF E4FF B503 ...`` is frame
+  type 1 (int16) with sample 0 = (-184, -28, 949) mG. polar-ble-sdk issue #124: the H10 refuses
+  (ERROR_INVALID_PARAMETER) a start that leaves out one of its settings (there: RESOLUTION), so
+  all three are always sent. There is no vendor default start command (the SDK asks the sensor
+  for its settings and the app chooses); this project's default is 50 Hz, 16 bit, 4 g, i.e.
+  ``02 02 00 01 32 00 01 01 10 00 02 01 04 00`` (fsmeraldi/bleakheart uses 200 Hz, 16, 2 g).
+- Verity Sense: in normal mode ACC offers only 52 Hz, 16 bit, 8 g, CHANNELS 3 (same
+  specification, "Polar Verity Sense response used as example": ``F0 01 02 00 00 00 01 34 00 01
+  01 10 00 02 01 08 00 04 01 03``); the start command ``02 02 00 01 34 00 01 01 10 00 02 01 08 00
+  04 01 03`` was answered ``F0 02 02 00 00`` in polar-ble-sdk issues #331 and #443. Other rates
+  and ranges need SDK mode (``documentation/SdkModeExplained.md``: online ACC and GYRO 26, 52,
+  104, 208, 416 Hz; ACC 2/4/8/16 g; GYRO 250/500/1000/2000 deg/s; resolution 16), entered with
+  REQUEST_MEASUREMENT_START of measurement type SDK_MODE = 9 (``[02 09]``) and left with
+  ``[03 09]`` (``pmd/BlePMDClient.kt`` ``startSDKMode``/``stopSDKMode``,
+  ``PmdMeasurementType.SDK_MODE(9)``); "if the online stream ... is running ... the SDK Mode
+  cannot be changed" (SdkModeExplained.md), so streams are stopped first. This module enters SDK
+  mode only when the ACC settings asked for are not the normal-mode ones; the gyro's normal-mode
+  settings are not documented here, so a gyro start the sensor refuses is reported, not guessed at.
 """
 
 from __future__ import annotations
@@ -68,6 +88,7 @@ OP_STOP = 3
 CP_RESPONSE = 0xF0
 CP_MEASUREMENT_STOPPED = 0x01
 TYPE_ECG, TYPE_PPG, TYPE_ACC, TYPE_GYRO = 0, 1, 2, 5
+TYPE_SDK_MODE = 9
 TYPE_MASK = 0x3F
 DELTA_FRAME_BIT = 0x80
 FRAME_TYPE_MASK = 0x7F
@@ -106,6 +127,7 @@ MODELS = {
         "channels": 3,
         "gyro": True,
         "gyro_ranges_dps": (250, 500, 1000, 2000),
+        "normal_mode_acc": (52, 8),  # (Hz, g) offered outside SDK mode
     },
 }
 
@@ -239,6 +261,9 @@ class PolarPmdProtocol(Protocol):
         self.gyro_range_dps = grange
         self.channels = spec["channels"]
         self.nominal_rate_hz = float(rate)
+        normal = spec.get("normal_mode_acc")
+        #: Enter the Verity Sense's SDK mode (needed for ACC settings outside normal mode).
+        self.sdk_mode = normal is not None and (rate, rng) != normal
         self.factor: dict[int, float] = {}
         self.status: dict[int, str] = {}
         self._prev_ts: dict[int, int] = {}
@@ -254,6 +279,8 @@ class PolarPmdProtocol(Protocol):
     def start_commands(self, transport_kind: str) -> list[Command]:
         rate = int(self.nominal_rate_hz or 50)
         cmds = [Command(CONTROL_POINT, bytes((OP_STOP, t)), wait_s=0.1) for t in self._types()]
+        if self.sdk_mode:  # only while no stream runs (SdkModeExplained.md)
+            cmds.append(Command(CONTROL_POINT, bytes((OP_START, TYPE_SDK_MODE)), wait_s=0.2))
         acc = settings_bytes(rate, RESOLUTION_BITS, self.range_g, self.channels)
         cmds.append(Command(CONTROL_POINT, bytes((OP_START, TYPE_ACC)) + acc, wait_s=0.2))
         if self.gyro:
@@ -262,7 +289,10 @@ class PolarPmdProtocol(Protocol):
         return cmds
 
     def stop_commands(self, transport_kind: str) -> list[Command]:
-        return [Command(CONTROL_POINT, bytes((OP_STOP, t)), wait_s=0.05) for t in self._types()]
+        cmds = [Command(CONTROL_POINT, bytes((OP_STOP, t)), wait_s=0.05) for t in self._types()]
+        if self.sdk_mode:  # leave the sensor in its normal mode
+            cmds.append(Command(CONTROL_POINT, bytes((OP_STOP, TYPE_SDK_MODE)), wait_s=0.05))
+        return cmds
 
     # --- decoding ----------------------------------------------------------------------
     def reset(self) -> None:
@@ -287,6 +317,13 @@ class PolarPmdProtocol(Protocol):
             name = STATUS_NAMES[status] if status < len(STATUS_NAMES) else f"status {status}"
             if op == OP_START:
                 self.status[kind] = name
+                if kind == TYPE_SDK_MODE:
+                    if status not in (0, STATUS_NAMES.index("already in state")):
+                        self.counters.last_error = (
+                            f"Polar refused SDK mode ({name}), needed for {self.nominal_rate_hz:g} Hz / "
+                            f"{self.range_g} g; Verity Sense needs firmware 1.1.5 or later, or use 52 Hz, 8 g"
+                        )
+                    return
                 if status == 0:
                     factors = parse_settings(d[5:]).get(SETTING_FACTOR)
                     factor = float(factors[0]) if factors else 1.0
@@ -428,6 +465,7 @@ class PolarPmdProtocol(Protocol):
             "range_g": self.range_g,
             "gyro": self.gyro,
             "gyro_range_dps": self.gyro_range_dps if self.gyro else None,
+            "sdk_mode": self.sdk_mode,
             "factor": {str(k): v for k, v in self.factor.items()},
             "timestamp_epoch_unix_s": EPOCH_2000_UNIX_S,
         }
@@ -461,7 +499,8 @@ DEVICES = [
         aliases=("verity", "verity-sense", "polar-verity-sense"),
         options_help=(
             "rate_hz=26|52|104|208|416 (default 52), range_g=2|4|8|16 (default 8), gyro=0|1 (default 0), "
-            "gyro_range_dps=250|500|1000|2000 (default 2000)"
+            "gyro_range_dps=250|500|1000|2000 (default 2000); settings other than 52 Hz, 8 g put the "
+            "sensor in SDK mode (firmware 1.1.5 or later)"
         ),
     ),
 ]
