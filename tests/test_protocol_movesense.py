@@ -4,7 +4,9 @@ Layout (movesense-device-lib ``samples/gatt_sensordata_app/GATTSensorDataClient.
 GD-77 "GATT SensorData Protocol specification"): commands ``[cmd, ref, data]``; notifications
 ``[2, ref, uint32 ms timestamp, ArrayAcc float32 xyz..., ArrayGyro float32 xyz...]`` in m/s^2 and
 deg/s; a notification too long for one packet continues in ``[3, ref, rest...]`` (DATA_PART2)
-and ``[4, ref, rest...]`` (DATA_PART3).
+and ``[4, ref, rest...]`` (DATA_PART3), joined as ``part1 + part2[2:]`` by the sample's Python
+client; the sample firmware's send buffer holds 158 bytes (``GATTSensorDataClient.h``), i.e. at
+most 156 message bytes per part.
 """
 
 from __future__ import annotations
@@ -101,6 +103,36 @@ def test_continuation_packets_are_joined(cuts):
     for batch, (acc, gyro) in zip(out, notes):
         np.testing.assert_allclose(batch.acc, acc / G, rtol=1e-12)
         np.testing.assert_allclose(batch.gyro, gyro, rtol=1e-12)
+    assert p.counters.malformed == 0
+
+
+def split_like_the_firmware(msg: bytes, ref: int = 99, part_bytes: int = 156) -> list[bytes]:
+    """DATA, DATA_PART2, DATA_PART3 packets: [type, ref] + up to 156 message bytes each."""
+    chunks = [msg[i : i + part_bytes] for i in range(0, len(msg), part_bytes)]
+    return [bytes([ms.RESP_DATA + k, ref]) + c for k, c in enumerate(chunks)]
+
+
+@pytest.mark.parametrize("samples,parts", [(8, 2), (16, 3)])
+def test_notifications_split_at_the_firmware_buffer_size(samples, parts):
+    # IMU6 with 8 samples is 4 + 192 bytes: a full 158-byte DATA packet and a 42-byte DATA_PART2;
+    # with 16 samples (388 bytes) the third part is a DATA_PART3.
+    p = ms.MovesenseProtocol(rate_hz=208)
+    notes = [imu(samples, 10 + k) for k in range(3)]
+    out = []
+    for k, (acc, gyro) in enumerate(notes):
+        packets = split_like_the_firmware(message(5000 + 40 * k, acc, gyro))
+        assert len(packets) == parts and len(packets[0]) == 158
+        assert [pk[0] for pk in packets] == [2, 3, 4][:parts]
+        for pk in packets:
+            out += feed(p, pk, float(k))
+        # The first notification's end is only known when the second begins; from then on each
+        # one is decoded as soon as its last part arrives (its length is learned).
+        assert len(out) == (0 if k == 0 else k + 1)
+    assert len(out) == 3
+    for batch, (acc, gyro) in zip(out, notes):
+        np.testing.assert_allclose(batch.acc, acc / G, rtol=1e-12)
+        np.testing.assert_allclose(batch.gyro, gyro, rtol=1e-12)
+    assert [round(b.sensor_t[0], 3) for b in out] == [5.0, 5.04, 5.08]
     assert p.counters.malformed == 0
 
 

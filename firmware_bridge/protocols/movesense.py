@@ -12,13 +12,28 @@ Sources:
   ("In case the subscription data is larger than fits in the single BLE packet, continue
   with Part2 & 3"). The same spec is Movesense document GD-77, "GATT SensorData Protocol
   specification" (movesense.com/docs/esw/gatt_sensordata_protocol).
-- Continuation layout: a DATA_PART2/3 packet carries only ``[type, reference]`` followed by
-  the next bytes of the same notification; clients join ``part1 + part2[2:]`` (the
-  gatt_sensordata_app Python client of newer library versions, ``PACKET_TYPE_DATA_PART2``
-  handling for ``/Meas/IMU9/104``). The firmware does not mark the last part, so this decoder
-  keeps a notification open until the next DATA packet of the same reference shows it has
-  ended, then learns the complete length and closes later notifications as soon as they
-  reach it (no added latency after the first one).
+- Continuation layout (confirmed as far as the sources reachable here go): a DATA_PART2/3
+  packet is ``[type, reference]`` followed directly by the next bytes of the same notification,
+  with no offset, length or part counter (the type byte 3 or 4 is the part number). The
+  gatt_sensordata_app Python client joins ``part1 + part2[2:]`` ("Create combined DataView that
+  contains the whole data packet (skip type_id + ref num of the data_part2)"; copies of
+  ``samples/gatt_sensordata_app/python_client/movesense_sensor_data.py`` that subscribe
+  ``/Meas/IMU9/104``). Live streams are split this way from library 2.2.1 ("Bugfix: Live-streams
+  missing DATA_PART2 on gatt_sensordata_app", alexisduque/movesense-device-lib ``CHANGES.md``);
+  each part can hold at most 156 bytes of the message: the sample firmware's send buffer is
+  ``uint8_t mDataMsgBuffer[158]; // (MTU -3)`` (``GATTSensorDataClient.h``) and its generated
+  serialiser writes a given byte range of a notification, ``writeToSbemBuffer(buffer, bufferLen,
+  startOffset, ...)`` (``MovesenseCoreLib/tools/sbemCodeGenerator/sbemCodeGen.py``). The 2.2.1
+  splitting code itself is not in any repository reachable here. Not to be confused with the
+  logbook transfer (FETCH_LOG, library 2.2.0 ``GATTSensorDataClient.cpp``
+  ``handleSendingLogbookData``), whose DATA and DATA_PART2 packets both carry a uint32 offset
+  after ``[type, reference]``; this decoder never fetches logs.
+- End of a notification: the protocol does not mark the last part and gives no length (the
+  Python client simply knows IMU9/104 arrives as DATA + DATA_PART2). So this decoder keeps a
+  notification open until the next DATA packet of the same reference shows it has ended, then
+  learns the complete length and closes later notifications as soon as they reach it (no
+  added latency after the first one). It does not assume that a part shorter than 158 bytes is
+  the last one, since the 2.2.1 split size is not documented.
 - Payload: ``uint32 Timestamp`` (ms, "local timestamp of first measurement", Movesense API
   ``meas/acc.yaml`` and ``meas/imu.yaml``, as mirrored in AndyCW/MovesenseDotNet
   ``Model/AccData.cs``) followed by whole arrays: ``ArrayAcc`` then ``ArrayGyro`` (IMU6),
