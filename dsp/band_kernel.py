@@ -1,4 +1,5 @@
-"""The per-sample work of the band features, compiled: band-pass, power and cycle periods.
+"""The per-sample work of the bin features, compiled: band-pass, power, cycle periods and
+slow components.
 
 Every sample of every channel goes through the band-pass and the bin statistics, so this is
 the hottest loop of the detector. It is one pass over the samples, three channels at a time,
@@ -14,10 +15,29 @@ not depend on how the samples were chunked.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+
+# Compiled (or loaded from the on-disk cache) when the module is imported, not on the first
+# call: a detector's first push then costs what every other push costs.
+_F32_2D = types.float32[:, ::1]
+_F64_1D = types.float64[::1]
+_SIGNATURE = (
+    types.float32[:, :],  # x (a view of the pending samples: any strides)
+    types.float64[:, ::1],  # sos
+    types.float64[:, :, ::1],  # zi
+    _F64_1D,  # prev_y
+    _F64_1D,  # last_cross
+    _F64_1D,  # last_freq
+    types.boolean[::1],  # filled
+    types.int64,  # last_filled_k
+    types.int64,  # k0
+    types.int64,  # bin_n
+    types.float64,  # fs
+    _F32_2D,  # y_out
+)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(_SIGNATURE, cache=True, nogil=True, error_model="numpy")
 def band_bins(
     x,  # (ch, n) float32 grid samples, whole bins; ch a multiple of 3
     sos,  # (2, 6) float64 band-pass: two second-order sections
@@ -163,3 +183,46 @@ def band_bins(
         last_freq[c] = lf
         cyc_count[c] = j
     return ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, latest
+
+
+@njit(
+    (types.float32[:, :], types.int64, types.int64, types.float64[::1], types.float64[:, ::1]),
+    cache=True,
+    nogil=True,
+)  # compiled (or loaded from the cache) on import
+def slow_bins(x, bin_n, sub_len, lf_w, tail):
+    """Slow components of ``x`` (channels x whole bins): per bin, the plain mean and the
+    ``lf_w``-weighted mean of the last ``lf_w.size`` sub-bin means (``sub_len`` samples each)
+    ending with the bin. ``tail`` (taps - 1, channels) holds the sub-bin means before ``x``
+    (NaN where unknown) and is updated. Returns ``(lf, mean)``, each bins x channels."""
+    ch, n = x.shape
+    nb = n // bin_n
+    per_bin = bin_n // sub_len
+    taps = lf_w.size
+    keep = taps - 1
+    subs = np.empty((keep + nb * per_bin, ch))
+    subs[:keep] = tail
+    inv_len = 1.0 / sub_len
+    for c in range(ch):
+        i = 0
+        for k in range(nb * per_bin):
+            acc = 0.0
+            for _ in range(sub_len):
+                acc += x[c, i]
+                i += 1
+            subs[keep + k, c] = acc * inv_len
+    lf = np.empty((nb, ch))
+    mean = np.empty((nb, ch))
+    for b in range(nb):
+        end = keep + (b + 1) * per_bin  # one past the bin's last sub-bin
+        for c in range(ch):
+            acc = 0.0
+            for t in range(taps):
+                acc += subs[end - taps + t, c] * lf_w[t]
+            lf[b, c] = acc
+            m = 0.0
+            for t in range(end - per_bin, end):
+                m += subs[t, c]
+            mean[b, c] = m / per_bin
+    tail[:] = subs[subs.shape[0] - keep :]
+    return lf, mean

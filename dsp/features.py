@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dsp.band_kernel import band_bins
+from dsp.band_kernel import band_bins, slow_bins
 from dsp.filters import steady_state
 
 
@@ -56,16 +56,6 @@ class Bins:
     band: BandBins
 
 
-def _sub_means(x: np.ndarray, count: int, length: int) -> np.ndarray:
-    """Means of consecutive runs of ``length`` samples, per channel (channels x count)."""
-    r = x.reshape(x.shape[0], count, length)
-    out = r[:, :, 0].copy()
-    for i in range(1, length):
-        out += r[:, :, i]
-    out *= np.float32(1.0 / length)
-    return out
-
-
 class BinFeatures:
     """Turns grid samples (whole bins) into per-bin features; state lives in ``FeatureState``."""
 
@@ -93,7 +83,7 @@ class BinFeatures:
         self.sub = self.bin_n // sub_len
         taps = self.lf_bins * self.sub
         w = np.hanning(taps + 2)[1:-1]
-        self.lf_w = (w / w.sum()).astype(np.float32)
+        self.lf_w = np.ascontiguousarray(w / w.sum())
 
     def new_state(self) -> FeatureState:
         return FeatureState()
@@ -115,42 +105,26 @@ class BinFeatures:
         ``filled`` marks samples interpolated across lost samples: a cycle spanning one is not
         counted (a straight line through a hole would look like one long, irregular cycle)."""
         ch, n = x.shape
-        nb = n // self.bin_n
-        sub = _sub_means(x, nb * self.sub, self.bin_n // self.sub).T  # (subs, ch)
-        lf = self._slow(sub, state)
-        mean = sub.reshape(nb, self.sub, ch).mean(axis=1) if self.sub > 1 else sub
+        if state.lf_tail is None:
+            state.lf_tail = np.full((self.lf_w.size - 1, ch), np.nan)
+        lf, mean = slow_bins(x, self.bin_n, self.bin_n // self.sub, self.lf_w, state.lf_tail)
         if filled is None:
             filled = np.zeros(n, bool)
         return Bins(lf=lf, mean=mean, band=self._band(x, k0, self.sos, state.band, filled))
-
-    def _slow(self, sub: np.ndarray, state: FeatureState) -> np.ndarray:
-        """Hann-weighted mean of sub-bin means over the last ``lf_bins`` bins (NaN until enough)."""
-        ch = sub.shape[1]
-        taps = self.lf_w.size
-        prev = state.lf_tail
-        if prev is None:
-            prev = np.full((taps - 1, ch), np.nan, dtype=np.float32)
-        allv = np.concatenate((prev, sub), axis=0)
-        state.lf_tail = allv[-(taps - 1) :].copy()
-        m = sub.shape[0]
-        out = allv[0:m] * self.lf_w[0]
-        for i in range(1, taps):
-            out += allv[i : i + m] * self.lf_w[i]
-        return out[self.sub - 1 :: self.sub]  # the value at the end of each bin
 
     def _band(self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray) -> BandBins:
         ch, n = x.shape
         y = np.empty((ch, n) if self.keep_signal else (0, 0), dtype=np.float32)
         ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, bs.last_filled_k = band_bins(
-            np.ascontiguousarray(x, dtype=np.float32),
+            x,
             sos,
             bs.zi,
             bs.prev_y,
             bs.last_cross,
             bs.last_freq,
             np.ascontiguousarray(filled, dtype=np.bool_),
-            bs.last_filled_k,
-            k0,
+            int(bs.last_filled_k),
+            int(k0),
             self.bin_n,
             self.fs,
             y,

@@ -1,4 +1,5 @@
-"""Streaming IIR filters whose state is carried explicitly, as in ``scipy.signal.sosfilt``."""
+"""Filter design for the band features: the band-pass and its steady start state (the
+filtering itself is compiled, in ``dsp.band_kernel``)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,3 @@ def steady_state(sos: np.ndarray, x0: np.ndarray) -> np.ndarray:
     forever (no start-up transient)."""
     zi = signal.sosfilt_zi(np.asarray(sos, dtype=np.float64))  # (sections, 2)
     return zi[:, None, :] * np.asarray(x0, dtype=np.float64)[None, :, None]
-
-
-def sosfilt_stream(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Filter ``x`` (channels x samples) from state ``zi``; returns output and the new state."""
-    return signal.sosfilt(sos, x, axis=-1, zi=zi)

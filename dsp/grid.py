@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit, types
 
 HOLE_PERIODS = 2.5  # input samples further apart than this many periods leave a short hole
 
@@ -84,83 +85,114 @@ def regrid(
     if state.origin_s is None:
         state.first_t = float(t[0])
         state.origin_s = float(t[0]) + 0.5 / fs
-    if state.last_t is None:
-        tt, xx = t, x
-    else:
-        tt = np.concatenate(([state.last_t], t))
-        xx = np.concatenate((state.last_x[:, None], x), axis=1)
-    state.last_t = float(tt[-1])
-    state.last_x = xx[:, -1].copy()
-    if tt.size < 2:
-        return out
-
-    # First grid index at or after each input time; the same arithmetic for every chunking.
-    kk = np.ceil((tt - state.origin_s) * fs).astype(np.int64)
-    dts = np.diff(tt)
-    is_gap = dts > gap_s
-    counts = np.diff(kk)
-    counts[is_gap] = 0
-    np.maximum(counts, 0, out=counts)
-
-    # Split at gaps into runs of pairs.
-    gap_idx = np.flatnonzero(is_gap)
-    run_starts = np.concatenate(([0], gap_idx + 1))
-    run_ends = np.concatenate((gap_idx, [dts.size]))  # exclusive pair index
-    for a, b in zip(run_starts, run_ends):
-        if a > 0:
-            out.items.append(Hole(float(tt[a - 1]), float(tt[a])))
-        if b <= a:
-            continue
-        c = counts[a:b]
-        total = int(c.sum())
-        if total == 0:
-            continue
-        k0 = int(kk[a])
-        seg, filled = _interpolate(tt, xx, dts, c, a, b, k0, total, state.origin_s, fs)
-        out.items.append(Segment(k0, seg, filled))
+    has_prev = state.last_t is not None
+    last_t = state.last_t if has_prev else 0.0
+    last_x = state.last_x if has_prev else np.zeros(x.shape[0], np.float32)
+    grid, filled, kinds, k0s, offs, lens, t0s, t1s = _grid_kernel(
+        np.ascontiguousarray(t),
+        np.ascontiguousarray(x),
+        bool(has_prev),
+        float(last_t),
+        np.ascontiguousarray(last_x, dtype=np.float32),
+        float(state.origin_s),
+        fs,
+        float(gap_s),
+        HOLE_PERIODS / fs,
+    )
+    state.last_t = float(t[-1])
+    state.last_x = x[:, -1].copy()
+    for i in range(kinds.size):
+        if kinds[i] == HOLE_ITEM:
+            out.items.append(Hole(float(t0s[i]), float(t1s[i])))
+        else:
+            a, n = int(offs[i]), int(lens[i])
+            out.items.append(Segment(int(k0s[i]), grid[:, a : a + n], filled[a : a + n]))
     return out
 
 
-def _interpolate(tt, xx, dts, c, a, b, k0, total, origin_s, fs):
-    """Grid samples k0 .. k0 + total - 1 from input pairs a .. b-1 (``c`` grid points each)."""
-    irregular = np.flatnonzero(c != 1)
-    ch = xx.shape[0]
-    out = np.empty((ch, total), dtype=np.float32)
-    filled = np.empty(total, dtype=bool)
-    if irregular.size * 8 > c.size:  # many: gather once
-        spans = [(0, c.size, True)]
-    else:  # few: straight slices between them, a small gather at each
-        spans = []
-        p = 0
-        for q in irregular:
-            if q > p:
-                spans.append((p, q, False))
-            spans.append((q, q + 1, True))
-            p = q + 1
-        if p < c.size:
-            spans.append((p, c.size, False))
+HOLE_ITEM = 1
+
+
+@njit(
+    (
+        types.float64[::1],  # t: input times (strictly increasing)
+        types.float32[:, ::1],  # x: input samples (channels x times)
+        types.boolean,  # has_prev: a sample came before this chunk
+        types.float64,  # last_t: its time
+        types.float32[::1],  # last_x: its values
+        types.float64,  # origin_s
+        types.float64,  # fs
+        types.float64,  # gap_s
+        types.float64,  # hole_s
+    ),
+    cache=True,
+    nogil=True,
+)  # compiled (or loaded from the cache) on import
+def _grid_kernel(t, x, has_prev, last_t, last_x, origin_s, fs, gap_s, hole_s):
+    """Grid samples between consecutive input samples (the previous chunk's last one first).
+
+    Pair ``p`` (input samples p, p+1) yields grid points ``ceil((t_p - origin) fs)`` up to
+    the next one's, linearly interpolated; a pair further apart than ``gap_s`` yields none
+    and is a hole. Returns the grid values and filled flags of all runs back to back, and the
+    items in time order: kind (0 segment, 1 hole), segment k0/offset/length, hole times."""
+    ch = x.shape[0]
+    off = 1 if has_prev else 0
+    m = t.size + off
+    # first pass: how many grid points and gaps
+    total = 0
+    gaps = 0
+    t0 = last_t if has_prev else t[0]
+    k_prev = np.int64(np.ceil((t0 - origin_s) * fs))
+    for v in range(1, m):
+        t1 = t[v - off]
+        k1 = np.int64(np.ceil((t1 - origin_s) * fs))
+        if t1 - t0 > gap_s:
+            gaps += 1
+        elif k1 > k_prev:
+            total += k1 - k_prev
+        t0, k_prev = t1, k1
+    out = np.empty((ch, total), np.float32)
+    filled = np.empty(total, np.bool_)
+    n_items = 2 * gaps + 1
+    kinds = np.zeros(n_items, np.int64)
+    k0s = np.zeros(n_items, np.int64)
+    offs = np.zeros(n_items, np.int64)
+    lens = np.zeros(n_items, np.int64)
+    t0s = np.zeros(n_items)
+    t1s = np.zeros(n_items)
+    # second pass: interpolate, run by run
+    items = 0
     j = 0
-    hole_s = HOLE_PERIODS / fs
-    for p, q, gather in spans:
-        cc = c[p:q]
-        m = int(cc.sum()) if gather else q - p
-        if m == 0:
-            continue
-        k = np.arange(k0 + j, k0 + j + m, dtype=np.int64)
-        g = origin_s + k / fs
-        if gather:
-            pair = np.repeat(np.arange(a + p, a + q), cc)
-            t0, t1 = tt[pair], tt[pair + 1]
-            x0, x1 = xx.take(pair, axis=1), xx.take(pair + 1, axis=1)
-            filled[j : j + m] = dts[pair] > hole_s
-        else:
-            t0, t1 = tt[a + p : a + q], tt[a + p + 1 : a + q + 1]
-            x0, x1 = xx[:, a + p : a + q], xx[:, a + p + 1 : a + q + 1]
-            filled[j : j + m] = dts[a + p : a + q] > hole_s
-        w = ((g - t0) / (t1 - t0)).astype(np.float32)
-        seg = out[:, j : j + m]
-        np.subtract(x1, x0, out=seg)
-        seg *= w
-        seg += x0
-        j += m
-    return out, filled
+    run_start = 0  # offset of the current run's first grid point
+    run_k0 = -1
+    t0 = last_t if has_prev else t[0]
+    k_prev = np.int64(np.ceil((t0 - origin_s) * fs))
+    for v in range(1, m):
+        t1 = t[v - off]
+        k1 = np.int64(np.ceil((t1 - origin_s) * fs))
+        span = t1 - t0
+        if span > gap_s:
+            if j > run_start:  # close the run
+                kinds[items], k0s[items], offs[items], lens[items] = 0, run_k0, run_start, j - run_start
+                items += 1
+            kinds[items], t0s[items], t1s[items] = HOLE_ITEM, t0, t1
+            items += 1
+            run_start = j
+            run_k0 = -1
+        elif k1 > k_prev:
+            if run_k0 < 0:
+                run_k0 = k_prev
+            lost = span > hole_s
+            for k in range(k_prev, k1):
+                g = origin_s + k / fs
+                w = np.float32((g - t0) / span)
+                for c in range(ch):
+                    xa = last_x[c] if v == off and has_prev else x[c, v - 1 - off]
+                    out[c, j] = (x[c, v - off] - xa) * w + xa
+                filled[j] = lost
+                j += 1
+        t0, k_prev = t1, k1
+    if j > run_start:
+        kinds[items], k0s[items], offs[items], lens[items] = 0, run_k0, run_start, j - run_start
+        items += 1
+    return out, filled, kinds[:items], k0s[:items], offs[:items], lens[:items], t0s[:items], t1s[:items]

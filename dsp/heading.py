@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 
 @dataclass
@@ -68,21 +68,21 @@ class HeadingTracker:
         out = _excursions(
             np.ascontiguousarray(yaw_deg, dtype=np.float64),
             state,
-            st.last_yaw_deg,
-            self.a,
-            self.dt,
-            self.enter_deg,
-            self.exit_deg,
-            self.return_frac,
+            float(st.last_yaw_deg),
+            float(self.a),
+            float(self.dt),
+            float(self.enter_deg),
+            float(self.exit_deg),
+            float(self.return_frac),
             float(self.adopt_bins),
-            self.settle_dps,
+            float(self.settle_dps),
         )
         st.frozen, st.ref_deg, st.peak_deg = bool(state[0]), float(state[1]), float(state[2])
         st.frozen_bins = int(state[3])
         return out
 
 
-@njit(cache=True, nogil=True)
+@njit((types.float64[::1],) * 2 + (types.float64,) * 8, cache=True, nogil=True)  # compiled on import
 def _excursions(yaw, state, last_yaw, a, dt, enter_deg, exit_deg, return_frac, adopt_bins, settle_dps):
     """Bin by bin: the excursion from the reference heading; ``state`` = [frozen, reference,
     peak, bins frozen] is updated in place."""

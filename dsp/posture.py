@@ -31,7 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from scipy.signal import lfilter
 
 from dsp.heading import HeadingState, HeadingTracker
@@ -41,7 +41,40 @@ Q_SCALE = 1e6  # fixed-point scale of block statistics
 NO_BLOCK = -(1 << 62)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _apply_bias(pending, bias, bias_w, cap_bins):
+    """Fold a block's still-time mean into the running offset estimate."""
+    k = pending[4]
+    if k == 0:
+        return
+    w_old = min(bias_w, cap_bins)
+    for j in range(3):
+        m = pending[1 + j] / (Q_SCALE * k)
+        old = bias[j] if bias[j] == bias[j] else 0.0
+        bias[j] = (old * w_old + m * k) / (w_old + k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _weight(pending, bias_w, cap_bins):
+    k = pending[4]
+    return bias_w if k == 0 else min(bias_w, cap_bins) + k
+
+
+@njit(
+    (
+        types.int64[::1],
+        types.boolean[::1],
+        types.float64[:, ::1],
+        types.int64[:, ::1],
+        types.int64[::1],
+        types.int64[::1],
+        types.float64[::1],
+        types.float64[::1],
+    )
+    + (types.float64,) * 5,
+    cache=True,
+    nogil=True,
+)  # compiled (or loaded from the cache) on import
 def _track_bias(
     blocks,  # (n,) int64 block of each bin
     steady,  # (n,) bool: quiet and not tilting (a candidate for still time)
@@ -99,25 +132,6 @@ def _track_bias(
     scal[0] = cur
     scal[1] = bias_w
     return out, has, known
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _apply_bias(pending, bias, bias_w, cap_bins):
-    """Fold a block's still-time mean into the running offset estimate."""
-    k = pending[4]
-    if k == 0:
-        return
-    w_old = min(bias_w, cap_bins)
-    for j in range(3):
-        m = pending[1 + j] / (Q_SCALE * k)
-        old = bias[j] if bias[j] == bias[j] else 0.0
-        bias[j] = (old * w_old + m * k) / (w_old + k)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _weight(pending, bias_w, cap_bins):
-    k = pending[4]
-    return bias_w if k == 0 else min(bias_w, cap_bins) + k
 
 
 @dataclass
@@ -253,19 +267,19 @@ class PostureEstimator:
                 bias_now = np.asarray(st.bias_dps, dtype=np.float64).copy()
             scal = np.array([float(st.bias_block), st.bias_w])
             bias, has_bias, known = _track_bias(
-                blocks.astype(np.int64),
-                steady,
-                w,
-                wq_all,
+                np.ascontiguousarray(blocks, dtype=np.int64),
+                np.ascontiguousarray(steady, dtype=np.bool_),
+                np.ascontiguousarray(w),
+                np.ascontiguousarray(wq_all),
                 st.bias_open,
                 st.bias_pending,
                 bias_now,
                 scal,
-                self.dt,
-                self.bias_tau_s / self.dt,
-                self.still_dps,
-                self.still_unknown_dps,
-                self.heading_after_s,
+                float(self.dt),
+                float(self.bias_tau_s / self.dt),
+                float(self.still_dps),
+                float(self.still_unknown_dps),
+                float(self.heading_after_s),
             )
             st.bias_block = int(scal[0])
             st.bias_w = float(scal[1])
