@@ -34,6 +34,7 @@ _SIGNATURE = (
     types.int64,  # bin_n
     types.float64,  # fs
     _F32_2D,  # y_out
+    types.int64,  # sub_len
 )
 
 
@@ -51,9 +52,12 @@ def band_bins(
     bin_n,
     fs,
     y_out,  # (ch, n) float32 to receive the filtered signal, or (0, 0) when not wanted
+    sub_len,  # samples per sub-bin (a divisor of bin_n)
 ):
     """Band-pass ``x`` and reduce it to per-bin numbers; returns
-    ``(ms, m4, n_cycles, sum_period, sum_period_sq, cyc_bin, cyc_df, cyc_count, last_filled_k)``.
+    ``(ms, m4, n_cycles, sum_period, sum_period_sq, cyc_bin, cyc_df, cyc_count, last_filled_k,
+    sub_means)``; ``sub_means`` (sub-bins x ch) are the plain means of the raw samples over
+    consecutive sub-bins (for the slow components).
 
     A cycle runs between upward zero crossings (interpolated positions, grid samples); a
     cycle that spans a filled sample is not counted. ``cyc_bin``/``cyc_df`` hold, per channel
@@ -75,6 +79,9 @@ def band_bins(
     ya = np.empty((ch, cap))  # the samples either side
     yb = np.empty((ch, cap))
     found = np.zeros(ch, np.int64)
+    per_bin = bin_n // sub_len
+    subs = np.empty((nb * per_bin, ch))
+    inv_sub = 1.0 / sub_len
     # Three channels at a time, their states in registers: three independent recursions
     # hide each other's latency.
     for c in range(0, ch, 3):
@@ -85,55 +92,63 @@ def band_bins(
         py, qy, ry = prev_y[c], prev_y[d], prev_y[e]
         pj = qj = rj = 0
         i = 0
+        k = 0  # sub-bin
         for b in range(nb):
             p2 = p4 = q2 = q4 = r2 = r4 = 0.0
-            for _ in range(bin_n):
-                v = np.float64(x[c, i])
-                u = b00 * v + p00
-                p00 = b01 * v - a01 * u + p01
-                p01 = b02 * v - a02 * u
-                y1 = b10 * u + p10
-                p10 = b11 * u - a11 * y1 + p11
-                p11 = b12 * u - a12 * y1
-                w = y1 * y1
-                p2 += w
-                p4 += w * w
-                at[c, pj], ya[c, pj], yb[c, pj] = i, py, y1
-                pj += (py < 0.0) & (y1 >= 0.0)  # NaN (no previous sample): no crossing
-                py = y1
+            for _ in range(per_bin):
+                ps = qs = rs = 0.0
+                for _ in range(sub_len):
+                    v = np.float64(x[c, i])
+                    ps += v
+                    u = b00 * v + p00
+                    p00 = b01 * v - a01 * u + p01
+                    p01 = b02 * v - a02 * u
+                    y1 = b10 * u + p10
+                    p10 = b11 * u - a11 * y1 + p11
+                    p11 = b12 * u - a12 * y1
+                    w = y1 * y1
+                    p2 += w
+                    p4 += w * w
+                    at[c, pj], ya[c, pj], yb[c, pj] = i, py, y1
+                    pj += (py < 0.0) & (y1 >= 0.0)  # NaN (no previous sample): no crossing
+                    py = y1
 
-                v = np.float64(x[d, i])
-                u = b00 * v + q00
-                q00 = b01 * v - a01 * u + q01
-                q01 = b02 * v - a02 * u
-                y2 = b10 * u + q10
-                q10 = b11 * u - a11 * y2 + q11
-                q11 = b12 * u - a12 * y2
-                w = y2 * y2
-                q2 += w
-                q4 += w * w
-                at[d, qj], ya[d, qj], yb[d, qj] = i, qy, y2
-                qj += (qy < 0.0) & (y2 >= 0.0)
-                qy = y2
+                    v = np.float64(x[d, i])
+                    qs += v
+                    u = b00 * v + q00
+                    q00 = b01 * v - a01 * u + q01
+                    q01 = b02 * v - a02 * u
+                    y2 = b10 * u + q10
+                    q10 = b11 * u - a11 * y2 + q11
+                    q11 = b12 * u - a12 * y2
+                    w = y2 * y2
+                    q2 += w
+                    q4 += w * w
+                    at[d, qj], ya[d, qj], yb[d, qj] = i, qy, y2
+                    qj += (qy < 0.0) & (y2 >= 0.0)
+                    qy = y2
 
-                v = np.float64(x[e, i])
-                u = b00 * v + r00
-                r00 = b01 * v - a01 * u + r01
-                r01 = b02 * v - a02 * u
-                y3 = b10 * u + r10
-                r10 = b11 * u - a11 * y3 + r11
-                r11 = b12 * u - a12 * y3
-                w = y3 * y3
-                r2 += w
-                r4 += w * w
-                at[e, rj], ya[e, rj], yb[e, rj] = i, ry, y3
-                rj += (ry < 0.0) & (y3 >= 0.0)
-                ry = y3
-                if want_y:
-                    y_out[c, i] = y1
-                    y_out[d, i] = y2
-                    y_out[e, i] = y3
-                i += 1
+                    v = np.float64(x[e, i])
+                    rs += v
+                    u = b00 * v + r00
+                    r00 = b01 * v - a01 * u + r01
+                    r01 = b02 * v - a02 * u
+                    y3 = b10 * u + r10
+                    r10 = b11 * u - a11 * y3 + r11
+                    r11 = b12 * u - a12 * y3
+                    w = y3 * y3
+                    r2 += w
+                    r4 += w * w
+                    at[e, rj], ya[e, rj], yb[e, rj] = i, ry, y3
+                    rj += (ry < 0.0) & (y3 >= 0.0)
+                    ry = y3
+                    if want_y:
+                        y_out[c, i] = y1
+                        y_out[d, i] = y2
+                        y_out[e, i] = y3
+                    i += 1
+                subs[k, c], subs[k, d], subs[k, e] = ps * inv_sub, qs * inv_sub, rs * inv_sub
+                k += 1
             ms[b, c], ms[b, d], ms[b, e] = p2 * inv_n, q2 * inv_n, r2 * inv_n
             m4[b, c], m4[b, d], m4[b, e] = p4 * inv_n, q4 * inv_n, r4 * inv_n
         zi[0, c, 0], zi[0, c, 1], zi[1, c, 0], zi[1, c, 1] = p00, p01, p10, p11
@@ -182,35 +197,26 @@ def band_bins(
         last_cross[c] = lc
         last_freq[c] = lf
         cyc_count[c] = j
-    return ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, latest
+    return ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, latest, subs
 
 
 @njit(
-    (types.float32[:, :], types.int64, types.int64, types.float64[::1], types.float64[:, ::1]),
+    (types.float64[:, ::1], types.int64, types.float64[::1], types.float64[:, ::1]),
     cache=True,
     nogil=True,
 )  # compiled (or loaded from the cache) on import
-def slow_bins(x, bin_n, sub_len, lf_w, tail):
-    """Slow components of ``x`` (channels x whole bins): per bin, the plain mean and the
-    ``lf_w``-weighted mean of the last ``lf_w.size`` sub-bin means (``sub_len`` samples each)
-    ending with the bin. ``tail`` (taps - 1, channels) holds the sub-bin means before ``x``
-    (NaN where unknown) and is updated. Returns ``(lf, mean)``, each bins x channels."""
-    ch, n = x.shape
-    nb = n // bin_n
-    per_bin = bin_n // sub_len
+def slow_bins(subs, per_bin, lf_w, tail):
+    """Slow components from sub-bin means (``per_bin`` per bin): per bin, the plain mean and
+    the ``lf_w``-weighted mean of the last ``lf_w.size`` sub-bin means ending with the bin.
+    ``tail`` (taps - 1, channels) holds the sub-bin means before these (NaN where unknown)
+    and is updated. Returns ``(lf, mean)``, each bins x channels."""
+    ns, ch = subs.shape
+    nb = ns // per_bin
     taps = lf_w.size
     keep = taps - 1
-    subs = np.empty((keep + nb * per_bin, ch))
-    subs[:keep] = tail
-    inv_len = 1.0 / sub_len
-    for c in range(ch):
-        i = 0
-        for k in range(nb * per_bin):
-            acc = 0.0
-            for _ in range(sub_len):
-                acc += x[c, i]
-                i += 1
-            subs[keep + k, c] = acc * inv_len
+    allv = np.empty((keep + ns, ch))
+    allv[:keep] = tail
+    allv[keep:] = subs
     lf = np.empty((nb, ch))
     mean = np.empty((nb, ch))
     for b in range(nb):
@@ -218,11 +224,11 @@ def slow_bins(x, bin_n, sub_len, lf_w, tail):
         for c in range(ch):
             acc = 0.0
             for t in range(taps):
-                acc += subs[end - taps + t, c] * lf_w[t]
+                acc += allv[end - taps + t, c] * lf_w[t]
             lf[b, c] = acc
             m = 0.0
             for t in range(end - per_bin, end):
-                m += subs[t, c]
+                m += allv[t, c]
             mean[b, c] = m / per_bin
-    tail[:] = subs[subs.shape[0] - keep :]
+    tail[:] = allv[allv.shape[0] - keep :]
     return lf, mean

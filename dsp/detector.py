@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
+from numba import njit, types
 
 from dsp.config import ORTHOSTATIC_BAND, Band, DetectorConfig
 from dsp.contraction import ConState, ContractionTracker
@@ -48,6 +48,17 @@ class BandSpec:
     high_hz: float
     filter_low_hz: float  # band-pass edges (a little wider, so the range is flat)
     filter_high_hz: float
+
+
+@dataclass
+class Windows:
+    """Stage A's window decisions for one run of bins (``result`` None: no complete window)."""
+
+    valid: np.ndarray  # per bin: after the warm-up
+    result: object | None  # dsp.windows.WindowResult
+    end_bins: np.ndarray | None  # the bin each window ends with
+    batch: WindowBatch | None  # what the tremor tracker needs
+    codes: np.ndarray | None  # per window: its label for the minute summaries
 
 
 @dataclass
@@ -369,7 +380,8 @@ class StreamingDetector:
         filled, st.pending_filled = st.pending_filled[:whole], st.pending_filled[whole:]
         k0 = st.pending_k0
         st.pending_k0 = k0 + whole
-        items.append(("bins", k0 // nb, self._features.process(block, k0, st.features, filled)))
+        bins = self._features.process(block, k0, st.features, filled)
+        items.append(("bins", k0 // nb, bins))
 
     def _stage_b(self, items: list[tuple], events: list[Event]) -> None:
         st = self.state
@@ -381,7 +393,7 @@ class StreamingDetector:
             elif kind == "start":
                 self._segment_start(arg)
             else:
-                self._bins(arg, rest[0], events)
+                self._bins(arg, rest[0], self._windows(arg, rest[0]), events)
 
     def _hole(self, hole: Hole, events: list[Event]) -> None:
         st = self.state
@@ -401,7 +413,9 @@ class StreamingDetector:
                 n_cal = int(round(self.calibrate_s / self.bin_dur_s))
                 self._posture.start_calibration(st.posture, valid_from_bin, valid_from_bin + n_cal)
 
-    def _bins(self, bin0: int, bins: Bins, events: list[Event]) -> None:
+    def _windows(self, bin0: int, bins: Bins) -> Windows:
+        """The decision for every window ending in these bins, and what the episode tracker
+        needs of them."""
         st = self.state
         cfg = self.config
         w = self.window_bins
@@ -419,8 +433,6 @@ class StreamingDetector:
         )
         if not self.has_gyro:  # the spectrum check needs the samples themselves
             cur["y"] = bb.y.reshape(bb.y.shape[0], nnew, self.bin_n).transpose(1, 0, 2)
-        first_event = len(events)
-        self._contraction_bins(bin0, bins, cur["valid"], events)
         hist = st.history
         nh = 0 if hist is None else hist["valid"].shape[0]
         if hist is None:
@@ -431,10 +443,7 @@ class StreamingDetector:
         keep = min(w - 1, total)
         st.history = {k: v[total - keep :] for k, v in joined.items()}
         if total < w:
-            block_events = events[first_event:]
-            self._number_episodes(block_events)
-            events[first_event:] = block_events
-            return
+            return Windows(cur["valid"], None, None, None, None)
         spec = self.band
         r = decide(WindowInputs(**joined), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg, self._limb)
         # windows end at joined rows w-1 .. total-1
@@ -461,6 +470,30 @@ class StreamingDetector:
             cycle_win=wi[sel],
             cycle_df_hz=bb.cycle_df_hz[okw][sel],
         )
+        # per-window labels for the minute summaries (given to the window's centre bin)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            disp = displacement_cm(np.sqrt(r.acc_ms), r.freq_hz)
+            sev = np.clip(severity_index(np.nan_to_num(disp), cfg.severity_cm), 1, 4)
+        codes = np.where(
+            ~r.valid,
+            UNKNOWN,
+            np.where(r.candidate, TREMOR0 + sev, np.where(r.moving, UNKNOWN, NONE)),
+        ).astype(np.int8)
+        return Windows(cur["valid"], r, end_bins, wb, codes)
+
+    def _bins(self, bin0: int, bins: Bins, win: Windows, events: list[Event]) -> None:
+        """Contraction and tremor episodes, minute summaries, the live status."""
+        st = self.state
+        w = self.window_bins
+        first_event = len(events)
+        self._contraction_bins(bin0, bins, win.valid, events)
+        if win.result is None:
+            block_events = events[first_event:]
+            self._number_episodes(block_events)
+            events[first_event:] = block_events
+            return
+        r, end_bins, wb = win.result, win.end_bins, win.batch
+        end_s = wb.end_s
         new_events = self._tracker.process(st.tracker, wb)
         events += new_events
         block_events = events[first_event:]
@@ -470,16 +503,7 @@ class StreamingDetector:
             if e.type == ENDED and e.episode.kind == "tremor":
                 self._note_ended(e)
         st.last_window_end_s = float(end_s[-1])
-        # per-bin labels for the minute summaries (window centre bin)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            disp = displacement_cm(np.sqrt(r.acc_ms), r.freq_hz)
-            sev = np.clip(severity_index(np.nan_to_num(disp), cfg.severity_cm), 1, 4)
-        code = np.where(
-            ~r.valid,
-            UNKNOWN,
-            np.where(r.candidate, TREMOR0 + sev, np.where(r.moving, UNKNOWN, NONE)),
-        ).astype(np.int8)
-        self._minutes.record(end_bins - w // 2, code)
+        self._minutes.record(end_bins - w // 2, win.codes)
         for m in self._minutes.emit(st.last_window_end_s, self._open_intervals()):
             events.append(Event(MINUTE, m.minute_start_s + 60.0 + self._minutes.delay_s, minute=m))
         st.status.update(
@@ -576,20 +600,46 @@ def _edges_in_window(joined: dict, w: int, has_gyro: bool, bin_dur_s: float):
     the last bin reaching half the median of its first half is the offset.
     """
     ms = joined["ms"]
-    p = sliding_window_view((ms[:, 3:6] if has_gyro else ms[:, 0:3]).sum(axis=1), w)
-    half = w // 2
-    ref_on = 0.5 * _row_median(p[:, half:])
-    ref_off = 0.5 * _row_median(p[:, :half])
-    on_idx = np.argmax(p >= ref_on[:, None], axis=1)
-    off_idx = w - 1 - np.argmax(p[:, ::-1] >= ref_off[:, None], axis=1)
+    power = np.ascontiguousarray((ms[:, 3:6] if has_gyro else ms[:, 0:3]).sum(axis=1), dtype=np.float64)
+    on_idx, off_idx = _edge_bins(power, w)
     return on_idx * bin_dur_s, (off_idx + 1) * bin_dur_s
 
 
-def _row_median(a: np.ndarray) -> np.ndarray:
-    """Median of each row (a few columns: sorting beats np.median's overhead)."""
-    s = np.sort(a, axis=1)
-    k = s.shape[1]
-    return s[:, k // 2] if k % 2 else 0.5 * (s[:, k // 2 - 1] + s[:, k // 2])
+@njit(cache=True, nogil=True)
+def _median(a, buf):
+    """Median of a few values, sorted by insertion into ``buf`` (NaN last, as NumPy sorts)."""
+    k = a.size
+    for i in range(k):
+        v = a[i]
+        j = i
+        while j > 0 and (buf[j - 1] > v or (math.isnan(buf[j - 1]) and not math.isnan(v))):
+            buf[j] = buf[j - 1]
+            j -= 1
+        buf[j] = v
+    return buf[k // 2] if k % 2 else 0.5 * (buf[k // 2 - 1] + buf[k // 2])
+
+
+@njit((types.float64[::1], types.int64), cache=True, nogil=True)  # compiled on import
+def _edge_bins(power, w):
+    m = power.size - w + 1
+    half = w // 2
+    on = np.zeros(m, np.int64)
+    off = np.zeros(m, np.int64)
+    buf = np.empty(w)
+    for r in range(m):
+        p = power[r : r + w]
+        ref_on = 0.5 * _median(p[half:], buf)
+        ref_off = 0.5 * _median(p[:half], buf)
+        for i in range(w):  # the first bin at or above (0 if none)
+            if p[i] >= ref_on:
+                on[r] = i
+                break
+        off[r] = w - 1
+        for i in range(w - 1, -1, -1):  # the last bin at or above (the window's last if none)
+            if p[i] >= ref_off:
+                off[r] = i
+                break
+    return on, off
 
 
 def _finite(v) -> float | None:

@@ -107,15 +107,19 @@ class BinFeatures:
         ch, n = x.shape
         if state.lf_tail is None:
             state.lf_tail = np.full((self.lf_w.size - 1, ch), np.nan)
-        lf, mean = slow_bins(x, self.bin_n, self.bin_n // self.sub, self.lf_w, state.lf_tail)
         if filled is None:
             filled = np.zeros(n, bool)
-        return Bins(lf=lf, mean=mean, band=self._band(x, k0, self.sos, state.band, filled))
+        band, subs = self._band(x, k0, self.sos, state.band, filled)
+        lf, mean = slow_bins(subs, self.sub, self.lf_w, state.lf_tail)
+        return Bins(lf=lf, mean=mean, band=band)
 
-    def _band(self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray) -> BandBins:
+    def _band(
+        self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray
+    ) -> tuple[BandBins, np.ndarray]:
+        """Band features and the sub-bin means of the raw samples (one pass, compiled)."""
         ch, n = x.shape
         y = np.empty((ch, n) if self.keep_signal else (0, 0), dtype=np.float32)
-        ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, bs.last_filled_k = band_bins(
+        ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, bs.last_filled_k, subs = band_bins(
             x,
             sos,
             bs.zi,
@@ -128,9 +132,10 @@ class BinFeatures:
             self.bin_n,
             self.fs,
             y,
+            self.bin_n // self.sub,
         )
         cycle_bin = np.concatenate([cyc_bin[a, : cyc_count[a]] for a in range(ch)])
         cycle_axis = np.repeat(np.arange(ch), cyc_count)
         cycle_df = np.concatenate([cyc_df[a, : cyc_count[a]] for a in range(ch)])
         y_kept = y if self.keep_signal else None
-        return BandBins(y_kept, ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df)
+        return BandBins(y_kept, ms, m4, n_cyc, s_p, s_p2, cycle_bin, cycle_axis, cycle_df), subs

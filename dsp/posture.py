@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit, types
-from scipy.signal import lfilter
 
 from dsp.heading import HeadingState, HeadingTracker
 
@@ -132,6 +131,94 @@ def _track_bias(
     scal[0] = cur
     scal[1] = bias_w
     return out, has, known
+
+
+@njit(
+    (
+        types.float64[:, ::1],  # g_acc: unit gravity direction from the accelerometer (NaN: unknown)
+        types.boolean[::1],  # ok: g_acc known
+        types.float64[:, ::1],  # w: mean angular rate per bin, deg/s
+        types.int64[:, ::1],  # wq: the same in fixed point
+        types.boolean[::1],  # quiet
+        types.int64[::1],  # blocks
+        types.float64[::1],  # prev_g: last bin's g_acc (NaN: none) (updated)
+        types.float64[::1],  # zi: complementary-filter state (NaN: not started) (updated)
+        types.int64[::1],  # bias open sums (updated)
+        types.int64[::1],  # bias pending block (updated)
+        types.float64[::1],  # bias (updated)
+        types.float64[::1],  # [block, bias weight, heading] (updated)
+        types.float64[::1],  # [dt, beta, still_tilt_dps, cap_bins, still_dps, still_unknown_dps,
+        #                      heading_after_s]
+    ),
+    cache=True,
+    nogil=True,
+)  # compiled (or loaded from the cache) on import
+def _orient(g_acc, ok, w, wq, quiet, blocks, prev_g, zi, open_sums, pending, bias_now, scal, par):
+    """With a gyroscope: the offset-corrected rate, the fused gravity direction (a
+    complementary filter, gyro-propagated and pulled toward the accelerometer's direction)
+    and the integrated heading. Returns ``(g, w_c, yaw, known)``."""
+    dt, beta = par[0], par[1]
+    n = g_acc.shape[0]
+    # still candidates: quiet, and the accelerometer's direction is not changing
+    steady = np.zeros(n, np.bool_)
+    for i in range(n):
+        if i == 0:
+            p0, p1, p2 = prev_g[0], prev_g[1], prev_g[2]
+        else:
+            p0, p1, p2 = g_acc[i - 1, 0], g_acc[i - 1, 1], g_acc[i - 1, 2]
+        d = g_acc[i, 0] * p0 + g_acc[i, 1] * p1 + g_acc[i, 2] * p2
+        if d > 1.0:
+            d = 1.0
+        elif d < -1.0:
+            d = -1.0
+        tilt_rate = math.degrees(math.acos(d)) / dt  # NaN if either is unknown
+        steady[i] = quiet[i] and ok[i] and tilt_rate < par[2]
+    prev_g[:] = g_acc[n - 1]
+    bias, has_bias, known = _track_bias(
+        blocks, steady, w, wq, open_sums, pending, bias_now, scal, dt, par[3], par[4], par[5], par[6]
+    )
+    w_c = w - bias
+    g = np.full((n, 3), np.nan)
+    started = zi[0] == zi[0]
+    for i in range(n):
+        if not started:
+            # the filter starts at the first known direction (the same bin whatever the chunking)
+            if not ok[i]:
+                continue
+            started = True
+            for c in range(3):
+                zi[c] = beta * g_acc[i, c]
+        if ok[i]:
+            r0, r1, r2 = g_acc[i, 0], g_acc[i, 1], g_acc[i, 2]
+        else:
+            r0 = r1 = r2 = 0.0
+        a0, a1, a2 = w_c[i, 0] * RAD, w_c[i, 1] * RAD, w_c[i, 2] * RAD
+        # d(gravity)/dt = -omega x gravity in the sensor frame
+        d0 = -(a1 * r2 - a2 * r1) * dt
+        d1 = -(a2 * r0 - a0 * r2) * dt
+        d2 = -(a0 * r1 - a1 * r0) * dt
+        y0 = (beta * d0 + (1 - beta) * r0) + zi[0]
+        y1 = (beta * d1 + (1 - beta) * r1) + zi[1]
+        y2 = (beta * d2 + (1 - beta) * r2) + zi[2]
+        zi[0], zi[1], zi[2] = beta * y0, beta * y1, beta * y2
+        if ok[i]:
+            norm = math.sqrt(y0 * y0 + y1 * y1 + y2 * y2)
+            g[i, 0], g[i, 1], g[i, 2] = y0 / norm, y1 / norm, y2 / norm
+    yaw = np.empty(n)
+    heading = scal[2]
+    for i in range(n):
+        if not has_bias[i]:
+            # until the offset is known the fused direction drifts (offset x fusion time
+            # constant): the accelerometer's own direction is the better estimate then
+            g[i, 0], g[i, 1], g[i, 2] = g_acc[i, 0], g_acc[i, 1], g_acc[i, 2]
+        rate_up = 0.0  # deg/s about the vertical
+        for c in range(3):
+            if g[i, c] == g[i, c]:
+                rate_up += w_c[i, c] * g[i, c]
+        heading += rate_up * dt  # integrated strictly in order (chunk-invariant)
+        yaw[i] = heading
+    scal[2] = heading
+    return g, w_c, yaw, known
 
 
 @dataclass
@@ -246,53 +333,49 @@ class PostureEstimator:
         seg_end = np.r_[seg_start[1:], n]
 
         if self.has_gyro:
-            w = gyro_mean.astype(np.float64)
-            # bias: the mean angular rate while the sensor is still: its tilt is not changing
-            # (accelerometer) and it turns slowly if at all (so a slow turn is not taken as bias)
-            prev = st.prev_g if st.prev_g is not None else np.full(3, np.nan)
-            g_prev = np.vstack((prev[None, :], g_acc[:-1]))
-            with np.errstate(invalid="ignore"):
-                tilt_rate = np.degrees(np.arccos(np.clip((g_acc * g_prev).sum(axis=1), -1, 1))) / self.dt
-            st.prev_g = g_acc[-1].copy()
-            steady = quiet & ok & (tilt_rate < self.still_tilt_dps)
+            w = np.ascontiguousarray(gyro_mean, dtype=np.float64)
             wq_all = np.round(w * Q_SCALE).astype(np.int64)
             if st.bias_block is None:
                 st.bias_block = NO_BLOCK
             if st.bias_pending is None:
                 st.bias_pending = np.zeros(5, np.int64)
                 st.bias_pending[0] = NO_BLOCK
-            if st.bias_dps is None:
-                bias_now = np.full(3, np.nan)
-            else:
-                bias_now = np.asarray(st.bias_dps, dtype=np.float64).copy()
-            scal = np.array([float(st.bias_block), st.bias_w])
-            bias, has_bias, known = _track_bias(
+            bias_now = np.full(3, np.nan) if st.bias_dps is None else np.array(st.bias_dps, dtype=np.float64)
+            scal = np.array([float(st.bias_block), st.bias_w, st.yaw_deg])
+            prev_g = np.full(3, np.nan) if st.prev_g is None else np.array(st.prev_g, dtype=np.float64)
+            zi = np.full(3, np.nan) if st.zi_grav is None else np.array(st.zi_grav, dtype=np.float64)
+            g, w_c, yaw, known = _orient(
+                g_acc,
+                ok,
+                w,
+                wq_all,
+                np.ascontiguousarray(quiet, dtype=np.bool_),
                 np.ascontiguousarray(blocks, dtype=np.int64),
-                np.ascontiguousarray(steady, dtype=np.bool_),
-                np.ascontiguousarray(w),
-                np.ascontiguousarray(wq_all),
+                prev_g,
+                zi,
                 st.bias_open,
                 st.bias_pending,
                 bias_now,
                 scal,
-                float(self.dt),
-                float(self.bias_tau_s / self.dt),
-                float(self.still_dps),
-                float(self.still_unknown_dps),
-                float(self.heading_after_s),
+                np.array(
+                    [
+                        self.dt,
+                        self.beta,
+                        self.still_tilt_dps,
+                        self.bias_tau_s / self.dt,
+                        self.still_dps,
+                        self.still_unknown_dps,
+                        self.heading_after_s,
+                    ],
+                    dtype=np.float64,
+                ),
             )
             st.bias_block = int(scal[0])
             st.bias_w = float(scal[1])
+            st.yaw_deg = float(scal[2])
             st.bias_dps = None if np.isnan(bias_now[0]) else bias_now
-            w_c = w - bias
-            g = self._fuse(st, g_acc, ok, w_c)
-            # until the offset is known the fused direction drifts (offset x fusion time
-            # constant): the accelerometer's own direction is the better estimate then
-            g = np.where(has_bias[:, None], g, g_acc)
-            rate_up = (w_c * np.nan_to_num(g)).sum(axis=1)  # deg/s about the vertical
-            # integrated strictly in order from the carried heading (chunk-invariant)
-            yaw = np.cumsum(np.concatenate(([st.yaw_deg], rate_up * self.dt)))[1:]
-            st.yaw_deg = float(yaw[-1])
+            st.prev_g = prev_g
+            st.zi_grav = None if np.isnan(zi[0]) else zi
         else:
             g = g_acc
             yaw = np.full(n, np.nan)
@@ -337,32 +420,6 @@ class PostureEstimator:
         return PostureBins(g, pitch, roll, yaw_dev, tilt, dev, rate, turn)
 
     # --- internals ------------------------------------------------------------------
-    def _fuse(self, st: PostureState, g_acc, ok, w_c) -> np.ndarray:
-        """Complementary filter on the gravity direction: gyro-propagated, pulled to the acc's."""
-        g_ref = np.where(ok[:, None], g_acc, 0.0)
-        # d(gravity)/dt = -omega x gravity in the sensor frame
-        d = -np.cross(w_c * RAD, g_ref) * self.dt
-        u = self.beta * d + (1 - self.beta) * g_ref
-        start = 0
-        if st.zi_grav is None:
-            # the filter starts at the first known direction (the same bin whatever the chunking)
-            first = np.flatnonzero(ok)
-            if first.size == 0:
-                return g_acc
-            start = int(first[0])
-            st.zi_grav = self.beta * g_acc[start]
-        g = np.full_like(u, np.nan)
-        zf = np.empty(3)
-        for c in range(3):
-            y, z = lfilter([1.0], [1.0, -self.beta], u[start:, c], zi=[st.zi_grav[c]])
-            g[start:, c] = y
-            zf[c] = z[0]
-        st.zi_grav = zf
-        with np.errstate(invalid="ignore", divide="ignore"):
-            g /= np.sqrt((g * g).sum(axis=1))[:, None]
-        g[~ok] = np.nan
-        return g
-
     def _calibrate(self, st: PostureState, idx, g, fin) -> None:
         sel = (idx >= st.calib_from_bin) & (idx < st.calib_until_bin) & fin
         q = np.round(g[sel] * Q_SCALE).astype(np.int64)
