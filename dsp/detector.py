@@ -34,7 +34,7 @@ from dsp.tremor_episodes import (
 )
 from dsp.windows import CONTEXT_NAMES, WindowInputs, decide
 
-MAX_CHUNK_SAMPLES = 1 << 16
+MAX_CHUNK_SAMPLES = 1 << 18
 NUMERIC_COLUMNS = tuple(
     c
     for c in EPISODE_COLUMNS

@@ -290,6 +290,8 @@ class PostureEstimator:
         self.near_neutral_deg = near_neutral_deg
         self.adopt_blocks = max(1, int(math.ceil(adopt_after_s / self.block_s)))
         self.heading = HeadingTracker(bin_dur_s, adopt_after_s=adopt_after_s)
+        self._frame_of: np.ndarray | None = None  # the neutral whose frame is cached
+        self._frame: np.ndarray | None = None
 
     # --- calibration --------------------------------------------------------------
     def set_neutral(self, st: PostureState, gravity) -> None:
@@ -391,21 +393,19 @@ class PostureEstimator:
         gq = np.where(sel[:, None], np.round(np.nan_to_num(g_acc) * Q_SCALE), 0).astype(np.int64)
         psum = _seg_sums(np.c_[gq, sel.astype(np.int64)], seg_start)
         frames = np.full((seg_start.size, 3, 3), np.nan)  # per block: up, forward, left
-        last = None
         for j, s in enumerate(seg_start):
             self._enter_post(st, int(blocks[s]))
             if st.neutral_g is not None:
-                if last is None or last[0] is not st.neutral_g:
-                    last = (st.neutral_g, _frame(st.neutral_g))
-                frames[j] = last[1]
+                if self._frame_of is not st.neutral_g:  # neutral_g is replaced, never changed
+                    self._frame_of, self._frame = st.neutral_g, _frame(st.neutral_g)
+                frames[j] = self._frame
             st.post_open += psum[j]
-        frame = np.repeat(frames, seg_end - seg_start, axis=0)  # (n, 3, 3)
-        if st.calib_until_bin is not None or st.calib_end_bin is not None:
-            # no neutral before a calibration has finished
-            end = st.calib_until_bin if st.calib_until_bin is not None else st.calib_end_bin
-            if idx[0] < end:
-                frame[idx < end] = np.nan
-        pitch, roll, tilt = _angles(g, frame)
+        # no neutral before a calibration has finished
+        end = st.calib_until_bin if st.calib_until_bin is not None else st.calib_end_bin
+        known_from = 0 if end is None or idx[0] >= end else int(end - idx[0])
+        pitch, roll, tilt = _angles(
+            np.ascontiguousarray(g), frames, seg_start.astype(np.int64), seg_end.astype(np.int64), known_from
+        )
         if self.has_gyro:
             # no heading until the gyroscope offset is known: it would drift by the offset
             yaw_dev = self.heading.process(st.heading, np.where(known, yaw, np.nan))
@@ -484,12 +484,26 @@ def _frame(up: np.ndarray) -> np.ndarray:
     return np.stack((up, f, np.cross(up, f)))
 
 
-def _angles(g: np.ndarray, frame: np.ndarray):
-    """Pitch, roll and tilt (deg) of gravity directions ``g`` in per-bin neutral frames
-    (``_frame`` rows; NaN where the neutral is unknown)."""
-    c = np.einsum("nij,nj->ni", frame, g)  # components along up, forward, left
-    gu, gf, gl = c[:, 0], c[:, 1], c[:, 2]
-    pitch = np.degrees(np.arctan2(-gf, gu))
-    roll = np.degrees(np.arctan2(-gl, gu))
-    tilt = np.degrees(np.arccos(np.clip(gu, -1.0, 1.0)))
+@njit(
+    (types.float64[:, ::1], types.float64[:, :, ::1], types.int64[::1], types.int64[::1], types.int64),
+    cache=True,
+    nogil=True,
+)  # compiled (or loaded from the cache) on import
+def _angles(g, frames, seg_start, seg_end, known_from):
+    """Pitch, roll and tilt (deg) of gravity directions ``g`` in the neutral frame of each
+    block (``_frame`` rows; NaN where the neutral is unknown or before bin ``known_from``)."""
+    n = g.shape[0]
+    pitch = np.full(n, np.nan)
+    roll = np.full(n, np.nan)
+    tilt = np.full(n, np.nan)
+    for j in range(seg_start.size):
+        f = frames[j]
+        for i in range(max(seg_start[j], known_from), seg_end[j]):
+            # components along up, forward, left
+            gu = f[0, 0] * g[i, 0] + f[0, 1] * g[i, 1] + f[0, 2] * g[i, 2]
+            gf = f[1, 0] * g[i, 0] + f[1, 1] * g[i, 1] + f[1, 2] * g[i, 2]
+            gl = f[2, 0] * g[i, 0] + f[2, 1] * g[i, 1] + f[2, 2] * g[i, 2]
+            pitch[i] = math.degrees(math.atan2(-gf, gu))
+            roll[i] = math.degrees(math.atan2(-gl, gu))
+            tilt[i] = math.degrees(math.acos(min(max(gu, -1.0), 1.0))) if gu == gu else np.nan
     return pitch, roll, tilt
