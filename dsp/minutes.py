@@ -96,10 +96,11 @@ class MinuteAccountant:
         # candidate windows that never became an episode were judged: no tremor
         label[~in_ep & (label >= TREMOR0)] = NONE
         per_bin = self.bin_dur_s / MINUTE_S
+        counts = np.bincount(label, minlength=TREMOR0 + len(SEVERITY_CLASSES)).tolist()
         fractions = {c: 0.0 for c in SEVERITY_CLASSES}
-        fractions["none"] = float((label == NONE).sum() * per_bin)
+        fractions["none"] = float(counts[NONE] * per_bin)
         for i, c in enumerate(SEVERITY_CLASSES[1:], start=1):
-            fractions[c] = float((label == TREMOR0 + i).sum() * per_bin)
+            fractions[c] = float(counts[TREMOR0 + i] * per_bin)
         known = sum(fractions.values())
         return [
             MinuteSummary(

@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, types
 
 CONC_RESOLUTION_HZ = 0.2  # frequency resolution of the spectrum check
 EDGE_MARGIN_HZ = 0.3  # cycle frequencies this far outside the bands still count (estimates wobble)
@@ -80,29 +81,83 @@ class _Oscillation:
     kurtosis: np.ndarray
 
 
-def _wsum(a: np.ndarray, w: int) -> np.ndarray:
-    """Sum over trailing windows of ``w`` rows, added in a fixed order (chunk-invariant)."""
-    m = a.shape[0] - w + 1
-    out = a[0:m].astype(np.float64)
-    for i in range(1, w):
-        out += a[i : i + m]
-    return out
-
-
-def _oscillation(ms_w, sums, w, channels, fs) -> _Oscillation:
-    """Cycles of the strongest of ``channels`` in each window."""
-    m = ms_w[:, channels]
-    axis = np.argmax(m, axis=1) + channels.start
-    rows = np.arange(axis.size)
-    n = sums["n_cycles"][rows, axis]
-    sp = sums["sum_period"][rows, axis]
-    sq = sums["sum_period_sq"][rows, axis]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mp = sp / n
-        cv = np.sqrt(np.maximum(sq / n - mp * mp, 0.0)) / mp
-        freq = fs / mp
-        kurt = sums["m4"][rows, axis] / w / ms_w[rows, axis] ** 2
-    return _Oscillation(axis, n, freq, cv, kurt)
+@njit(
+    (types.float64[::1],) + (types.float64[:, ::1],) * 6 + (types.int64, types.float64),
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+)  # compiled (or loaded from the cache) on import
+def _window_stats(valid, ms, m4, n_cycles, sum_period, sum_period_sq, lf, w, fs):
+    """Per window of ``w`` bins (each window's bins added in order, so the result does not
+    depend on chunking): all bins valid, mean band power per channel, the cycle statistics of
+    the strongest axis of each sensor ([sensor, axis/cycles/frequency/CV/kurtosis, window]),
+    the mean slow acceleration (gravity), its spread, and the mean slow rotation speed."""
+    n, ch = ms.shape
+    m = n - w + 1
+    ok = np.zeros(m, np.bool_)
+    ms_w = np.empty((m, ch))
+    osc = np.full((ch // 3, 5, m), np.nan)
+    gravity = np.empty((m, 3))
+    lf_std = np.empty(m)
+    lf_rot = np.zeros(m)
+    for r in range(m):
+        cnt = 0.0
+        for i in range(w):
+            cnt += valid[r + i]
+        ok[r] = cnt == w
+        for c in range(ch):
+            acc = 0.0
+            for i in range(w):
+                acc += ms[r + i, c]
+            ms_w[r, c] = acc / w
+        for sensor in range(ch // 3):
+            # the strongest axis (the first on a tie; a NaN wins, as in numpy.argmax)
+            axis = 3 * sensor
+            best = ms_w[r, axis]
+            if best == best:
+                for c in range(3 * sensor + 1, 3 * sensor + 3):
+                    v = ms_w[r, c]
+                    if v != v:
+                        axis = c
+                        break
+                    if v > best:
+                        best, axis = v, c
+            nc = sp = sq = s4 = 0.0
+            for i in range(w):
+                nc += n_cycles[r + i, axis]
+                sp += sum_period[r + i, axis]
+                sq += sum_period_sq[r + i, axis]
+                s4 += m4[r + i, axis]
+            mp = sp / nc
+            var = sq / nc - mp * mp
+            if var < 0.0:
+                var = 0.0
+            osc[sensor, 0, r] = axis
+            osc[sensor, 1, r] = nc
+            osc[sensor, 2, r] = fs / mp
+            osc[sensor, 3, r] = math.sqrt(var) / mp
+            osc[sensor, 4, r] = s4 / w / ms_w[r, axis] ** 2
+        spread = 0.0
+        for c in range(3):
+            s1 = s2 = 0.0
+            for i in range(w):
+                v = lf[r + i, c]
+                s1 += v
+                s2 += v * v
+            g = s1 / w
+            gravity[r, c] = g
+            var = s2 / w - g * g
+            if var < 0.0:  # (NaN stays NaN)
+                var = 0.0
+            spread += var
+        lf_std[r] = math.sqrt(spread)
+        if ch == 6:
+            rot = 0.0
+            for i in range(w):
+                a, b, c3 = lf[r + i, 3], lf[r + i, 4], lf[r + i, 5]
+                rot += math.sqrt(a * a + b * b + c3 * c3)
+            lf_rot[r] = rot / w
+    return ok, ms_w, osc, gravity, lf_std, lf_rot
 
 
 def _concentration(y: np.ndarray, w: int, which: np.ndarray, fs: float, lo_hz: float, hi_hz: float):
@@ -151,22 +206,28 @@ def decide(
     limb: bool = True,
 ) -> WindowResult:
     """Decide every complete window in ``inp`` (``len - w + 1`` windows)."""
-    valid = _wsum(inp.valid, w) == w
-    ms_w = _wsum(inp.ms, w) / w  # (m, ch)
-    has_gyro = ms_w.shape[1] == 6
-    sums = {k: _wsum(getattr(inp, k), w) for k in ("n_cycles", "sum_period", "sum_period_sq", "m4")}
+    has_gyro = inp.ms.shape[1] == 6
+    st = _window_stats(
+        np.ascontiguousarray(inp.valid, dtype=np.float64),
+        np.ascontiguousarray(inp.ms, dtype=np.float64),
+        np.ascontiguousarray(inp.m4, dtype=np.float64),
+        np.ascontiguousarray(inp.n_cycles, dtype=np.float64),
+        np.ascontiguousarray(inp.sum_period, dtype=np.float64),
+        np.ascontiguousarray(inp.sum_period_sq, dtype=np.float64),
+        np.ascontiguousarray(inp.lf, dtype=np.float64),
+        int(w),
+        float(sample_rate_hz),
+    )
+    valid, ms_w, osc_stats, gravity, lf_std, lf_rot = st
     acc_ms = ms_w[:, 0:3].sum(axis=1)
     acc_rms = np.sqrt(acc_ms)
-    osc_a = _oscillation(ms_w, sums, w, slice(0, 3), sample_rate_hz)
-    lf = inp.lf[:, 0:3].astype(np.float64)
-    gravity = _wsum(lf, w) / w
-    lf_var = _wsum(lf * lf, w) / w - gravity * gravity
-    lf_std = np.sqrt(np.maximum(lf_var, 0.0).sum(axis=1))
+    osc_a = _Oscillation(*(osc_stats[0, k] for k in range(5)))
+    osc_a.axis = osc_a.axis.astype(np.int64)
     if has_gyro:
         gyro_ms = ms_w[:, 3:6].sum(axis=1)
         gyro_rms = np.sqrt(gyro_ms)
-        osc_g = _oscillation(ms_w, sums, w, slice(3, 6), sample_rate_hz)
-        lf_rot = _wsum(np.sqrt((inp.lf[:, 3:6].astype(np.float64) ** 2).sum(axis=1)), w) / w
+        osc_g = _Oscillation(*(osc_stats[1, k] for k in range(5)))
+        osc_g.axis = osc_g.axis.astype(np.int64)
     else:
         gyro_ms = np.full(acc_ms.shape, np.nan)
         lf_rot = np.zeros(acc_ms.shape)
