@@ -20,7 +20,7 @@ from numba import njit, types
 from dsp.config import ORTHOSTATIC_BAND, Band, DetectorConfig
 from dsp.contraction import ConState, ContractionTracker
 from dsp.events import ENDED, EPISODE_COLUMNS, GAP, MINUTE, SEVERITY_CLASSES, STARTED, Event, Gap
-from dsp.features import BinFeatures, Bins, FeatureState
+from dsp.features import BinFeatures, Bins, FeatureState, join_bins
 from dsp.filters import bandpass_sos
 from dsp.grid import GridState, Hole, Segment, regrid
 from dsp.minutes import NONE, TREMOR0, UNKNOWN, MinuteAccountant
@@ -367,21 +367,31 @@ class StreamingDetector:
             st.pending_filled = np.ones(pad, bool)  # padding is not data
             st.pending_k0 = b0 * nb
             items.append(("start", -(-(seg.k0 + self.warmup_n) // nb)))
-        if st.pending.size:
-            st.pending = np.concatenate((st.pending, seg.x), axis=1)
-            st.pending_filled = np.concatenate((st.pending_filled, seg.filled))
-        else:
-            st.pending, st.pending_filled = seg.x, seg.filled
         st.next_k = seg.k0 + seg.x.shape[1]
-        whole = (st.pending.shape[1] // nb) * nb
-        if whole == 0:
-            return
-        block, st.pending = st.pending[:, :whole], st.pending[:, whole:]
-        filled, st.pending_filled = st.pending_filled[:whole], st.pending_filled[whole:]
+        # The unfinished bin from before is completed from the head of this segment; the
+        # rest goes to the features as it is (a view, no copy).
+        x, filled = seg.x, seg.filled
+        parts = []
         k0 = st.pending_k0
-        st.pending_k0 = k0 + whole
-        bins = self._features.process(block, k0, st.features, filled)
-        items.append(("bins", k0 // nb, bins))
+        if st.pending.shape[1]:
+            need = nb - st.pending.shape[1]
+            head = np.concatenate((st.pending, x[:, :need]), axis=1)
+            head_filled = np.concatenate((st.pending_filled, filled[:need]))
+            if head.shape[1] < nb:
+                st.pending, st.pending_filled = head, head_filled
+                return
+            parts.append(self._features.process(head, k0, st.features, head_filled))
+            k0 += nb
+            x, filled = x[:, need:], filled[need:]
+        whole = (x.shape[1] // nb) * nb
+        if whole:
+            parts.append(self._features.process(x[:, :whole], k0, st.features, filled[:whole]))
+            k0 += whole
+        st.pending, st.pending_filled = x[:, whole:].copy(), filled[whole:].copy()
+        first_bin = st.pending_k0 // nb
+        st.pending_k0 = k0
+        if parts:
+            items.append(("bins", first_bin, parts[0] if len(parts) == 1 else join_bins(parts)))
 
     def _stage_b(self, items: list[tuple], events: list[Event]) -> None:
         st = self.state

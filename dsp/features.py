@@ -56,6 +56,31 @@ class Bins:
     band: BandBins
 
 
+def join_bins(parts: list[Bins]) -> Bins:
+    """Consecutive runs of bins as one run."""
+    offsets = np.cumsum([0] + [p.lf.shape[0] for p in parts[:-1]])
+    bands = [p.band for p in parts]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in bands])
+
+    y = None if bands[0].y is None else np.concatenate([b.y for b in bands], axis=1)
+    band = BandBins(
+        y=y,
+        ms=cat("ms"),
+        m4=cat("m4"),
+        n_cycles=cat("n_cycles"),
+        sum_period=cat("sum_period"),
+        sum_period_sq=cat("sum_period_sq"),
+        cycle_bin=np.concatenate([b.cycle_bin + o for b, o in zip(bands, offsets)]),
+        cycle_axis=cat("cycle_axis"),
+        cycle_df_hz=cat("cycle_df_hz"),
+    )
+    return Bins(
+        lf=np.concatenate([p.lf for p in parts]), mean=np.concatenate([p.mean for p in parts]), band=band
+    )
+
+
 class BinFeatures:
     """Turns grid samples (whole bins) into per-bin features; state lives in ``FeatureState``."""
 
