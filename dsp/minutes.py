@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit, types
 
 from dsp.events import SEVERITY_CLASSES, MinuteSummary
 
@@ -49,65 +50,121 @@ class MinuteAccountant:
 
     def emit(self, now_s: float, open_intervals: list[tuple[float, float, int, bool]]) -> list[MinuteSummary]:
         """Minutes that are final at stream time ``now_s``."""
-        out = []
-        while self._minute_start(self.next_minute + 1) + self.delay_s <= now_s:
-            out.extend(self._summarise(self.next_minute, open_intervals))
-            self.next_minute += 1
-        return out
+        last = self.next_minute
+        while self._minute_start(last + 1) + self.delay_s <= now_s:
+            last += 1
+        return self._summarise(last, open_intervals)
 
     def flush(self, end_s: float, open_intervals) -> list[MinuteSummary]:
-        out = []
-        while self._minute_start(self.next_minute) < end_s:
-            out.extend(self._summarise(self.next_minute, open_intervals))
-            self.next_minute += 1
-        return out
+        last = self.next_minute
+        while self._minute_start(last) < end_s:
+            last += 1
+        return self._summarise(last, open_intervals)
 
     def _minute_start(self, m: int) -> float:
         return self.m0_s + m * MINUTE_S
 
-    def _summarise(self, m: int, open_intervals) -> list[MinuteSummary]:
-        a_s, b_s = self._minute_start(m), self._minute_start(m + 1)
-        # bins whose centre lies in [a_s, b_s)
-        lo = max(0, math.ceil((a_s - self.origin_s) / self.bin_dur_s - 0.5))
-        hi = max(0, math.ceil((b_s - self.origin_s) / self.bin_dur_s - 0.5))
-        rlo, rhi = lo - self.base_bin, hi - self.base_bin
-        st = self.status[max(rlo, 0) : max(min(rhi, self.status.size), 0)]
-        first = max(rlo, 0) + self.base_bin
+    def _summarise(self, until: int, open_intervals) -> list[MinuteSummary]:
+        """Summaries of minutes ``next_minute .. until - 1`` (those with data)."""
+        first = self.next_minute
+        if until <= first:
+            return []
+        intervals = self.intervals + list(open_intervals)
+        iv = np.array(intervals, dtype=np.float64).reshape(-1, 4)
+        counts, contraction, seen = _minute_counts(
+            self.status,
+            int(self.base_bin),
+            float(self.origin_s),
+            float(self.bin_dur_s),
+            float(self.m0_s),
+            int(first),
+            int(until),
+            np.ascontiguousarray(iv),
+        )
+        per_bin = self.bin_dur_s / MINUTE_S
+        out = []
+        for j, m in enumerate(range(first, until)):
+            if not seen[j]:  # no data in this minute
+                continue
+            c = counts[j].tolist()
+            fractions = {k: 0.0 for k in SEVERITY_CLASSES}
+            fractions["none"] = float(c[NONE] * per_bin)
+            for i, k in enumerate(SEVERITY_CLASSES[1:], start=1):
+                fractions[k] = float(c[TREMOR0 + i] * per_bin)
+            known = sum(fractions.values())
+            a_s = self._minute_start(m)
+            out.append(
+                MinuteSummary(
+                    minute_start_s=a_s,
+                    start_time=self.wall_clock(a_s),
+                    fractions={k: round(v, 6) for k, v in fractions.items()},
+                    unknown_frac=round(max(0.0, 1.0 - known), 6),
+                    contraction_frac=round(float(contraction[j] * per_bin), 6),
+                )
+            )
         # forget what no later minute needs
-        drop = max(0, min(rhi, self.status.size))
+        b_s = self._minute_start(until)
+        hi = max(0, math.ceil((b_s - self.origin_s) / self.bin_dur_s - 0.5))
+        drop = max(0, min(hi - self.base_bin, self.status.size))
         self.status = self.status[drop:]
         self.base_bin += drop
-        intervals = self.intervals + list(open_intervals)
-        self.intervals = [iv for iv in self.intervals if iv[1] >= b_s]
-        if st.size == 0 or not (st != UNSEEN).any():
-            return []
-        centres = self.origin_s + (np.arange(first, first + st.size) + 0.5) * self.bin_dur_s
-        label = np.where(st == UNSEEN, UNKNOWN, st).astype(np.int64)
-        in_ep = np.zeros(st.size, bool)
-        contraction = np.zeros(st.size, bool)
-        for s, e, sev, is_con in intervals:
-            inside = (centres >= s) & (centres <= e)
-            if is_con:
-                contraction |= inside
-                continue
-            own = inside & (label >= TREMOR0)
-            label[inside & ~own] = TREMOR0 + sev
-            in_ep |= inside
-        # candidate windows that never became an episode were judged: no tremor
-        label[~in_ep & (label >= TREMOR0)] = NONE
-        per_bin = self.bin_dur_s / MINUTE_S
-        counts = np.bincount(label, minlength=TREMOR0 + len(SEVERITY_CLASSES)).tolist()
-        fractions = {c: 0.0 for c in SEVERITY_CLASSES}
-        fractions["none"] = float(counts[NONE] * per_bin)
-        for i, c in enumerate(SEVERITY_CLASSES[1:], start=1):
-            fractions[c] = float(counts[TREMOR0 + i] * per_bin)
-        known = sum(fractions.values())
-        return [
-            MinuteSummary(
-                minute_start_s=a_s,
-                start_time=self.wall_clock(a_s),
-                fractions={k: round(v, 6) for k, v in fractions.items()},
-                unknown_frac=round(max(0.0, 1.0 - known), 6),
-                contraction_frac=round(float(contraction.sum() * per_bin), 6),
-            )
-        ]
+        self.intervals = [v for v in self.intervals if v[1] >= b_s]
+        self.next_minute = until
+        return out
+
+
+@njit(
+    (
+        types.int8[::1],  # status: label per bin from base_bin on
+        types.int64,  # base_bin
+        types.float64,  # origin_s
+        types.float64,  # bin_dur_s
+        types.float64,  # m0_s: start of minute 0
+        types.int64,  # first minute
+        types.int64,  # end minute (exclusive)
+        types.float64[:, ::1],  # intervals: start, end, severity index, is contraction
+    ),
+    cache=True,
+    nogil=True,
+)  # compiled (or loaded from the cache) on import
+def _minute_counts(status, base_bin, origin_s, bin_dur_s, m0_s, first, until, intervals):
+    """Per minute: bins per final label, bins inside a contraction, and whether any bin had
+    data. Inside a finished or open tremor episode a bin takes the episode's class unless its
+    own window was a candidate (it keeps its own); a candidate outside every episode was judged
+    and had none."""
+    nm = until - first
+    counts = np.zeros((nm, TREMOR0 + 5), np.int64)
+    contraction = np.zeros(nm, np.int64)
+    seen = np.zeros(nm, np.bool_)
+    for j in range(nm):
+        a_s = m0_s + (first + j) * MINUTE_S
+        b_s = m0_s + (first + j + 1) * MINUTE_S
+        # bins whose centre lies in [a_s, b_s)
+        lo = max(0, math.ceil((a_s - origin_s) / bin_dur_s - 0.5))
+        hi = max(0, math.ceil((b_s - origin_s) / bin_dur_s - 0.5))
+        r0 = max(lo - base_bin, 0)
+        r1 = max(min(hi - base_bin, status.size), 0)
+        for r in range(r0, r1):
+            if status[r] != UNSEEN:
+                seen[j] = True
+        if not seen[j]:
+            continue
+        for r in range(r0, r1):
+            lab = status[r] if status[r] != UNSEEN else UNKNOWN
+            centre = origin_s + (r + base_bin + 0.5) * bin_dur_s
+            in_ep = False
+            in_con = False
+            for k in range(intervals.shape[0]):
+                if intervals[k, 0] <= centre <= intervals[k, 1]:
+                    if intervals[k, 3] != 0.0:
+                        in_con = True
+                        continue
+                    if lab < TREMOR0:
+                        lab = TREMOR0 + int(intervals[k, 2])
+                    in_ep = True
+            if not in_ep and lab >= TREMOR0:  # a candidate that never became an episode
+                lab = NONE
+            counts[j, lab] += 1
+            if in_con:
+                contraction[j] += 1
+    return counts, contraction, seen
