@@ -138,19 +138,23 @@ def _grid_kernel(t, x, has_prev, last_t, last_x, origin_s, fs, gap_s, hole_s):
     ch = x.shape[0]
     off = 1 if has_prev else 0
     m = t.size + off
-    # first pass: how many grid points and gaps
+    # first grid index at or after each input time (the same arithmetic for every chunking),
+    # and how many grid points and gaps there are
+    kk = np.empty(m, np.int64)
+    tt = np.empty(m)
+    if has_prev:
+        tt[0] = last_t
+    tt[off:] = t
+    for v in range(m):
+        kk[v] = np.int64(np.ceil((tt[v] - origin_s) * fs))
+    inv_fs = 1.0 / fs
     total = 0
     gaps = 0
-    t0 = last_t if has_prev else t[0]
-    k_prev = np.int64(np.ceil((t0 - origin_s) * fs))
     for v in range(1, m):
-        t1 = t[v - off]
-        k1 = np.int64(np.ceil((t1 - origin_s) * fs))
-        if t1 - t0 > gap_s:
+        if tt[v] - tt[v - 1] > gap_s:
             gaps += 1
-        elif k1 > k_prev:
-            total += k1 - k_prev
-        t0, k_prev = t1, k1
+        elif kk[v] > kk[v - 1]:
+            total += kk[v] - kk[v - 1]
     out = np.empty((ch, total), np.float32)
     filled = np.empty(total, np.bool_)
     n_items = 2 * gaps + 1
@@ -160,16 +164,12 @@ def _grid_kernel(t, x, has_prev, last_t, last_x, origin_s, fs, gap_s, hole_s):
     lens = np.zeros(n_items, np.int64)
     t0s = np.zeros(n_items)
     t1s = np.zeros(n_items)
-    # second pass: interpolate, run by run
     items = 0
     j = 0
     run_start = 0  # offset of the current run's first grid point
     run_k0 = -1
-    t0 = last_t if has_prev else t[0]
-    k_prev = np.int64(np.ceil((t0 - origin_s) * fs))
     for v in range(1, m):
-        t1 = t[v - off]
-        k1 = np.int64(np.ceil((t1 - origin_s) * fs))
+        t0, t1 = tt[v - 1], tt[v]
         span = t1 - t0
         if span > gap_s:
             if j > run_start:  # close the run
@@ -179,19 +179,25 @@ def _grid_kernel(t, x, has_prev, last_t, last_x, origin_s, fs, gap_s, hole_s):
             items += 1
             run_start = j
             run_k0 = -1
-        elif k1 > k_prev:
-            if run_k0 < 0:
-                run_k0 = k_prev
-            lost = span > hole_s
-            for k in range(k_prev, k1):
-                g = origin_s + k / fs
-                w = np.float32((g - t0) / span)
+            continue
+        ka, kb = kk[v - 1], kk[v]
+        if kb <= ka:
+            continue
+        if run_k0 < 0:
+            run_k0 = ka
+        lost = span > hole_s
+        vb = v - off  # the pair's second sample in x
+        for k in range(ka, kb):
+            w = np.float32((origin_s + k * inv_fs - t0) / span)
+            if vb == 0:  # the pair starts with the previous chunk's last sample
                 for c in range(ch):
-                    xa = last_x[c] if v == off and has_prev else x[c, v - 1 - off]
-                    out[c, j] = (x[c, v - off] - xa) * w + xa
-                filled[j] = lost
-                j += 1
-        t0, k_prev = t1, k1
+                    out[c, j] = (x[c, 0] - last_x[c]) * w + last_x[c]
+            else:
+                for c in range(ch):
+                    xa = x[c, vb - 1]
+                    out[c, j] = (x[c, vb] - xa) * w + xa
+            filled[j] = lost
+            j += 1
     if j > run_start:
         kinds[items], k0s[items], offs[items], lens[items] = 0, run_k0, run_start, j - run_start
         items += 1
