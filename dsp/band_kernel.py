@@ -57,7 +57,7 @@ def band_bins(
 ):
     """Band-pass ``x`` and reduce it to per-bin numbers; returns
     ``(ms, m4, n_cycles, sum_period, sum_period_sq, cyc_bin, cyc_df, cyc_count, last_filled_k,
-    sub_means)``; ``sub_means`` (sub-bins x ch) are the plain means of the raw samples over
+    sub_means)``; ``sub_means`` (ch x sub-bins) are the plain means of the raw samples over
     consecutive sub-bins (for the slow components).
 
     A cycle runs between upward zero crossings (interpolated positions, grid samples); a
@@ -74,7 +74,7 @@ def band_bins(
     s_p = np.zeros((nb, ch))
     s_p2 = np.zeros((nb, ch))
     per_bin = bin_n // sub_len
-    subs = np.empty((nb * per_bin, ch))
+    subs = np.empty((ch, nb * per_bin))
     inv_sub = 1.0 / sub_len
     inv_n = 1.0 / bin_n
     # the two sections' coefficients (a0 = 1), in scipy's transposed direct form II
@@ -161,7 +161,7 @@ def band_bins(
                             y_out[d, i] = y2
                             y_out[e, i] = y3
                         i += 1
-                    subs[k, c], subs[k, d], subs[k, e] = ps * inv_sub, qs * inv_sub, rs * inv_sub
+                    subs[c, k], subs[d, k], subs[e, k] = ps * inv_sub, qs * inv_sub, rs * inv_sub
                     k += 1
                 ms[b, c], ms[b, d], ms[b, e] = p2 * inv_n, q2 * inv_n, r2 * inv_n
                 m4[b, c], m4[b, d], m4[b, e] = p4 * inv_n, q4 * inv_n, r4 * inv_n
@@ -219,29 +219,29 @@ def band_bins(
     nogil=True,
 )  # compiled (or loaded from the cache) on import
 def slow_bins(subs, per_bin, lf_w, tail):
-    """Slow components from sub-bin means (``per_bin`` per bin): per bin, the plain mean and
-    the ``lf_w``-weighted mean of the last ``lf_w.size`` sub-bin means ending with the bin.
-    ``tail`` (taps - 1, channels) holds the sub-bin means before these (NaN where unknown)
-    and is updated. Returns ``(lf, mean)``, each bins x channels."""
-    ns, ch = subs.shape
+    """Slow components from sub-bin means (channels x sub-bins, ``per_bin`` per bin): per bin,
+    the plain mean and the ``lf_w``-weighted mean of the last ``lf_w.size`` sub-bin means
+    ending with the bin. ``tail`` (channels x taps - 1) holds the sub-bin means before these
+    (NaN where unknown) and is updated. Returns ``(lf, mean)``, each bins x channels."""
+    ch, ns = subs.shape
     nb = ns // per_bin
     taps = lf_w.size
     keep = taps - 1
-    allv = np.empty((keep + ns, ch))
-    allv[:keep] = tail
-    allv[keep:] = subs
     lf = np.empty((nb, ch))
     mean = np.empty((nb, ch))
-    for b in range(nb):
-        end = keep + (b + 1) * per_bin  # one past the bin's last sub-bin
-        for c in range(ch):
+    allv = np.empty(keep + ns)
+    for c in range(ch):
+        allv[:keep] = tail[c]
+        allv[keep:] = subs[c]
+        for b in range(nb):
+            end = keep + (b + 1) * per_bin  # one past the bin's last sub-bin
             acc = 0.0
             for t in range(taps):
-                acc += allv[end - taps + t, c] * lf_w[t]
+                acc += allv[end - taps + t] * lf_w[t]
             lf[b, c] = acc
             m = 0.0
             for t in range(end - per_bin, end):
-                m += allv[t, c]
+                m += allv[t]
             mean[b, c] = m / per_bin
-    tail[:] = allv[allv.shape[0] - keep :]
+        tail[c] = allv[allv.size - keep :]
     return lf, mean

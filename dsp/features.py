@@ -131,7 +131,7 @@ class BinFeatures:
         counted (a straight line through a hole would look like one long, irregular cycle)."""
         ch, n = x.shape
         if state.lf_tail is None:
-            state.lf_tail = np.full((self.lf_w.size - 1, ch), np.nan)
+            state.lf_tail = np.full((ch, self.lf_w.size - 1), np.nan)
         if filled is None:
             filled = np.zeros(n, bool)
         band, subs = self._band(x, k0, self.sos, state.band, filled)
