@@ -464,6 +464,8 @@ class StreamingDetector:
         okw = (win_of_bin >= 0) & (win_of_bin < end_bins.size)
         wi = win_of_bin[okw]
         sel = r.axis[wi] == bb.cycle_axis[okw]
+        cycle_win, cycle_df = wi[sel], bb.cycle_df_hz[okw][sel]
+        order = np.argsort(cycle_win, kind="stable")  # by window, for the tracker's slices
         onset_in, offset_in = _edges_in_window(joined, w, self.has_gyro, self.bin_dur_s)
         wb = WindowBatch(
             end_s=end_s,
@@ -477,8 +479,8 @@ class StreamingDetector:
             first_after_break=end_bins - (w - 1) == st.valid_from_bin,
             onset_in_s=onset_in,
             offset_in_s=offset_in,
-            cycle_win=wi[sel],
-            cycle_df_hz=bb.cycle_df_hz[okw][sel],
+            cycle_win=cycle_win[order],
+            cycle_df_hz=cycle_df[order],
         )
         # per-window labels for the minute summaries (given to the window's centre bin)
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -8,7 +8,7 @@ or a :class:`Gap`. ``Episode.as_row`` gives the columns of the CSV export contra
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Columns of the episode CSV export, in order. Other tools read this: only append.
@@ -92,7 +92,7 @@ class Episode:
 
     def as_row(self, session_id: int | None = None) -> dict[str, Any]:
         """The episode as a row of the CSV export contract (``EPISODE_COLUMNS``)."""
-        d = asdict(self)
+        d = dict(self.__dict__)  # scalar fields only: no deep copy needed
         d["session_id"] = session_id
         d["duration_s"] = self.duration_s
         return {c: _clean(d.get(c)) for c in EPISODE_COLUMNS}

@@ -389,17 +389,19 @@ class PostureEstimator:
             self._calibrate(st, idx, g_acc, fin)
 
         # neutral per block, then angles for every bin at once
-        sel = quiet & fin
-        gq = np.where(sel[:, None], np.round(np.nan_to_num(g_acc) * Q_SCALE), 0).astype(np.int64)
-        psum = _seg_sums(np.c_[gq, sel.astype(np.int64)], seg_start)
         frames = np.full((seg_start.size, 3, 3), np.nan)  # per block: up, forward, left
-        for j, s in enumerate(seg_start):
-            self._enter_post(st, int(blocks[s]))
-            if st.neutral_g is not None:
-                if self._frame_of is not st.neutral_g:  # neutral_g is replaced, never changed
-                    self._frame_of, self._frame = st.neutral_g, _frame(st.neutral_g)
-                frames[j] = self._frame
-            st.post_open += psum[j]
+        if st.calibrated:
+            # a calibrated neutral never changes: nothing to learn from the blocks
+            frames[:] = self._neutral_frame(st)
+        else:
+            sel = quiet & fin
+            gq = np.where(sel[:, None], np.round(np.nan_to_num(g_acc) * Q_SCALE), 0).astype(np.int64)
+            psum = _seg_sums(np.c_[gq, sel.astype(np.int64)], seg_start)
+            for j, s in enumerate(seg_start):
+                self._enter_post(st, int(blocks[s]))
+                if st.neutral_g is not None:
+                    frames[j] = self._neutral_frame(st)
+                st.post_open += psum[j]
         # no neutral before a calibration has finished
         end = st.calib_until_bin if st.calib_until_bin is not None else st.calib_end_bin
         known_from = 0 if end is None or idx[0] >= end else int(end - idx[0])
@@ -420,6 +422,13 @@ class PostureEstimator:
         return PostureBins(g, pitch, roll, yaw_dev, tilt, dev, rate, turn)
 
     # --- internals ------------------------------------------------------------------
+    def _neutral_frame(self, st: PostureState) -> np.ndarray:
+        """The neutral frame (``_frame``), computed once per neutral (neutral_g is replaced,
+        never changed in place)."""
+        if self._frame_of is not st.neutral_g:
+            self._frame_of, self._frame = st.neutral_g, _frame(st.neutral_g)
+        return self._frame
+
     def _calibrate(self, st: PostureState, idx, g, fin) -> None:
         sel = (idx >= st.calib_from_bin) & (idx < st.calib_until_bin) & fin
         q = np.round(g[sel] * Q_SCALE).astype(np.int64)

@@ -85,7 +85,7 @@ class WindowBatch:
     first_after_break: np.ndarray  # window is the first valid one of its segment
     onset_in_s: np.ndarray  # where the oscillation starts within the window (s from its start)
     offset_in_s: np.ndarray  # where it stops within the window (s from its start)
-    cycle_win: np.ndarray  # window index of each cycle-to-cycle frequency change
+    cycle_win: np.ndarray  # window index of each cycle-to-cycle frequency change (sorted)
     cycle_df_hz: np.ndarray
 
 
@@ -199,10 +199,10 @@ class TremorTracker:
         fb = np.clip((wb.freq_hz[a:b] / FREQ_STEP_HZ).astype(np.int64), 0, FREQ_BINS - 1)
         acc.freq_hist += np.bincount(fb, minlength=FREQ_BINS)
         acc.context_counts += np.bincount(wb.context[a:b], minlength=3)
-        sel = (wb.cycle_win >= a) & (wb.cycle_win < b)
-        if sel.any():
+        lo, hi = np.searchsorted(wb.cycle_win, (a, b))
+        if hi > lo:
             db = np.clip(
-                np.round(wb.cycle_df_hz[sel] / DF_STEP_HZ).astype(np.int64) + DF_BINS // 2,
+                np.round(wb.cycle_df_hz[lo:hi] / DF_STEP_HZ).astype(np.int64) + DF_BINS // 2,
                 0,
                 DF_BINS - 1,
             )
