@@ -10,10 +10,12 @@ within the last one (the window edge when the data itself starts or stops there)
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit, types
 
 from dsp.config import Band, DetectorConfig
 from dsp.events import ENDED, SEVERITY_CLASSES, STARTED, UPDATED, Episode, Event
@@ -41,7 +43,14 @@ def seqsum(carry: float, values: np.ndarray) -> float:
     """carry + v0 + v1 + ... added strictly in order (same result however the input is split)."""
     if values.size == 0:
         return carry
-    return float(np.cumsum(np.concatenate(([carry], values)))[-1])
+    return float(_seqsum(float(carry), np.ascontiguousarray(values, dtype=np.float64)))
+
+
+@njit((types.float64, types.float64[::1]), cache=True, nogil=True)  # compiled on import
+def _seqsum(carry, values):
+    for v in values:
+        carry += v
+    return carry
 
 
 @dataclass
@@ -229,8 +238,8 @@ class TremorTracker:
         tsi = (q3 - q1) * DF_STEP_HZ if ep.df_hist.sum() >= 4 else None
         acc_rms = math.sqrt(ep.acc_ms_sum / ep.n)
         gyro_rms = math.sqrt(ep.gyro_ms_sum / ep.n) if self.has_gyro else None
-        disp = float(displacement_cm(acc_rms, freq))
-        sev = SEVERITY_CLASSES[int(severity_index(disp, self.cfg.severity_cm))]
+        disp = math.sqrt(2.0) * acc_rms * G_MPS2 / (2.0 * math.pi * freq) ** 2 * 100.0  # displacement_cm
+        sev = SEVERITY_CLASSES[1 + bisect.bisect_right(self.cfg.severity_cm, disp)]  # severity_index
         context = CONTEXT_NAMES[int(np.argmax(ep.context_counts))]
         end = ep.last_end_s if end_s is None else end_s
         return Episode(
