@@ -205,17 +205,15 @@ class TremorTracker:
         acc.acc_ms_sum = seqsum(acc.acc_ms_sum, wb.acc_ms[a:b])
         if self.has_gyro:
             acc.gyro_ms_sum = seqsum(acc.gyro_ms_sum, wb.gyro_ms[a:b])
-        fb = np.clip((wb.freq_hz[a:b] / FREQ_STEP_HZ).astype(np.int64), 0, FREQ_BINS - 1)
-        acc.freq_hist += np.bincount(fb, minlength=FREQ_BINS)
-        acc.context_counts += np.bincount(wb.context[a:b], minlength=3)
         lo, hi = np.searchsorted(wb.cycle_win, (a, b))
-        if hi > lo:
-            db = np.clip(
-                np.round(wb.cycle_df_hz[lo:hi] / DF_STEP_HZ).astype(np.int64) + DF_BINS // 2,
-                0,
-                DF_BINS - 1,
-            )
-            acc.df_hist += np.bincount(db, minlength=DF_BINS)
+        _histograms(
+            acc.freq_hist,
+            acc.df_hist,
+            acc.context_counts,
+            np.ascontiguousarray(wb.freq_hz[a:b], dtype=np.float64),
+            np.ascontiguousarray(wb.context[a:b], dtype=np.int64),
+            np.ascontiguousarray(wb.cycle_df_hz[lo:hi], dtype=np.float64),
+        )
         acc.last_end_s = float(wb.end_s[b - 1])
         acc.last_center_s = acc.last_end_s - self.window_s + float(wb.offset_in_s[b - 1])
 
@@ -269,11 +267,50 @@ def band_name(freq_hz: float, bands: tuple[Band, ...]) -> str:
 
 
 def _hist_quantile(hist: np.ndarray, q: float) -> float:
-    total = hist.sum()
+    """The bin where the cumulative count first reaches ``q`` of the total (NaN if empty)."""
+    return float(_hist_quantile_bin(hist, float(q)))
+
+
+@njit((types.int64[::1], types.float64), cache=True, nogil=True)  # compiled on import
+def _hist_quantile_bin(hist, q):
+    total = 0
+    for h in hist:
+        total += h
     if total == 0:
-        return math.nan
-    c = np.cumsum(hist)
-    return float(np.searchsorted(c, q * total, side="left"))
+        return np.nan
+    target = q * total
+    c = 0
+    for i in range(hist.size):
+        c += hist[i]
+        if c >= target:
+            return float(i)
+    return float(hist.size)
+
+
+@njit(
+    (types.int64[::1],) * 3 + (types.float64[::1], types.int64[::1], types.float64[::1]),
+    cache=True,
+    nogil=True,
+)  # compiled on import
+def _histograms(freq_hist, df_hist, context_counts, freq_hz, context, df_hz):
+    """Add windows' frequencies, contexts and cycle-to-cycle frequency changes to an episode's
+    histograms (bins of FREQ_STEP_HZ and DF_STEP_HZ, clipped to the ends; a frequency that is
+    not a number counts in bin 0, as NumPy's integer conversion and clip give)."""
+    top = freq_hist.size - 1
+    for v in freq_hz:
+        q = v / FREQ_STEP_HZ
+        if not (q >= 0.0 and q < 9.2e18):
+            k = 0
+        else:
+            k = min(int(q), top)
+        freq_hist[k] += 1
+    for c in context:
+        context_counts[c] += 1
+    mid = df_hist.size // 2
+    top = df_hist.size - 1
+    for v in df_hz:
+        k = int(np.rint(v / DF_STEP_HZ)) + mid
+        df_hist[min(max(k, 0), top)] += 1
 
 
 def _next(idx: np.ndarray, i: int, m: int) -> int:

@@ -182,3 +182,23 @@ def test_window_edges_follow_half_median_power(has_gyro):
     off = w - 1 - np.argmax(p[:, ::-1] >= ref_off[:, None], axis=1)
     np.testing.assert_allclose(on_s, on * 0.25)
     np.testing.assert_allclose(off_s, (off + 1) * 0.25)
+
+
+def test_episode_histograms_match_numpy_binning():
+    from dsp.tremor_episodes import DF_BINS, DF_STEP_HZ, FREQ_BINS, FREQ_STEP_HZ, _hist_quantile, _histograms
+
+    rng = np.random.default_rng(17)
+    freq = np.concatenate((rng.uniform(-1, 40, 500), [np.nan, -5.0, 0.0, 29.99, 30.0, 1e6]))
+    context = rng.integers(0, 3, freq.size)
+    df = np.concatenate((rng.normal(0, 2, 500), [-50.0, 50.0, 0.01, -0.01]))
+    fh, dh, ch = np.zeros(FREQ_BINS, np.int64), np.zeros(DF_BINS, np.int64), np.zeros(3, np.int64)
+    _histograms(fh, dh, ch, freq, context, df)
+    with np.errstate(invalid="ignore"):
+        fb = np.clip((freq / FREQ_STEP_HZ).astype(np.int64), 0, FREQ_BINS - 1)
+    np.testing.assert_array_equal(fh, np.bincount(fb, minlength=FREQ_BINS))
+    np.testing.assert_array_equal(ch, np.bincount(context, minlength=3))
+    db = np.clip(np.round(df / DF_STEP_HZ).astype(np.int64) + DF_BINS // 2, 0, DF_BINS - 1)
+    np.testing.assert_array_equal(dh, np.bincount(db, minlength=DF_BINS))
+    for q in (0.25, 0.5, 0.75):
+        assert _hist_quantile(fh, q) == np.searchsorted(np.cumsum(fh), q * fh.sum(), side="left")
+    assert np.isnan(_hist_quantile(np.zeros(5, np.int64), 0.5))
