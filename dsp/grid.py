@@ -10,6 +10,7 @@ A pair further apart than ``gap_s`` is a gap: the grid points inside it are not 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,14 +66,18 @@ def regrid(
     out = GridOutput()
     if t.size == 0:
         return out
-    if not (np.isfinite(t.sum()) and np.isfinite(x.sum())):  # NaN and inf propagate into sums
+    prev_max = -np.inf if state.last_t is None else state.last_t
+    t = np.ascontiguousarray(t)
+    x = np.ascontiguousarray(x)
+    if _clean(t, x, float(prev_max)):
+        pass  # the usual case: finite samples at increasing times
+    else:
         finite = np.isfinite(t) & np.isfinite(x).all(axis=0)
         state.skipped += int((~finite).sum())
         t, x = t[finite], x[:, finite]
         if t.size == 0:
             return out
     # Keep only strictly increasing times (relative to everything accepted so far).
-    prev_max = -np.inf if state.last_t is None else state.last_t
     if not (t[0] > prev_max and (t[1:] > t[:-1]).all()):
         running = np.maximum.accumulate(np.concatenate(([prev_max], t)))[:-1]
         keep = t > running
@@ -111,6 +116,23 @@ def regrid(
 
 
 HOLE_ITEM = 1
+
+
+@njit((types.float64[::1], types.float32[:, ::1], types.float64), cache=True, nogil=True)  # on import
+def _clean(t, x, prev_t):
+    """Every time finite and later than the one before (the first later than ``prev_t``),
+    every value finite."""
+    last = prev_t
+    for i in range(t.size):
+        v = t[i]
+        if not (v > last) or not math.isfinite(v):
+            return False
+        last = v
+    for c in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            if not math.isfinite(x[c, i]):
+                return False
+    return True
 
 
 @njit(
