@@ -97,7 +97,8 @@ def band_bins(
         blk1 = min(nb, blk0 + BLOCK_BINS)
         i0 = blk0 * bin_n
         # Three channels at a time, their states in registers: three independent recursions
-        # hide each other's latency.
+        # hide each other's latency. The three channel bodies below are written out on purpose:
+        # the same step as an inlined helper returning its state as a tuple ran 35 % slower.
         for c in range(0, ch, 3):
             d, e = c + 1, c + 2
             p00, p01, p10, p11 = zi[0, c, 0], zi[0, c, 1], zi[1, c, 0], zi[1, c, 1]
