@@ -52,7 +52,7 @@ class BandSpec:
 
 @dataclass
 class Windows:
-    """Stage A's window decisions for one run of bins (``result`` None: no complete window)."""
+    """The window decisions for one run of bins (``result`` None: no complete window yet)."""
 
     valid: np.ndarray  # per bin: after the warm-up
     result: object | None  # dsp.windows.WindowResult
