@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import subprocess
 import sys
 from pathlib import Path
@@ -128,11 +129,16 @@ def test_cache_is_written_once_and_loads_in_physical_units(tmp_path: Path) -> No
 
 
 def test_memory_probe_sees_an_allocation() -> None:
+    size = 40 * memory_probe.MIB
     with memory_probe.RssWindow() as rss:
-        block = np.ones(40 * memory_probe.MIB // 8)  # 40 MB, touched
+        # fresh pages from the kernel, touched: malloc could instead reuse memory that earlier
+        # tests freed but that is still resident (then RSS rightly does not grow)
+        block = mmap.mmap(-1, size)
+        block.write(b"\x01" * size)
     with memory_probe.TracedWindow() as traced:
-        block2 = np.ones(40 * memory_probe.MIB // 8)
-    assert float(block.sum() + block2.sum()) > 0
+        block2 = np.ones(size // 8)
+    assert block[size - 1] == 1 and float(block2.sum()) > 0
+    block.close()
     if rss.exact:
         assert rss.extra_bytes >= 35 * memory_probe.MIB
     assert traced.peak_bytes >= 40 * memory_probe.MIB
