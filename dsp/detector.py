@@ -403,7 +403,8 @@ class StreamingDetector:
             elif kind == "start":
                 self._segment_start(arg)
             else:
-                self._bins(arg, rest[0], self._windows(arg, rest[0]), events)
+                bins = self._features.slow(rest[0], st.features)  # here: it balances the stages
+                self._bins(arg, bins, self._windows(arg, bins), events)
 
     def _hole(self, hole: Hole, events: list[Event]) -> None:
         st = self.state
@@ -417,6 +418,7 @@ class StreamingDetector:
         st = self.state
         st.valid_from_bin = valid_from_bin
         st.history = None
+        self._features.reset_slow(st.features)
         self._posture.reset_fusion(st.posture)
         if self.calibrate_s is not None and st.posture.neutral_g is None:
             if st.posture.calib_until_bin is None:

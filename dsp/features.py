@@ -51,14 +51,15 @@ class BandBins:
 class Bins:
     """Per-bin results for a run of complete bins."""
 
-    lf: np.ndarray  # (bins, channels) Hann-weighted mean of the last bins (NaN if unknown)
-    mean: np.ndarray  # (bins, channels) plain mean of each bin (integrates angular rate exactly)
+    lf: np.ndarray | None  # (bins, channels) Hann-weighted mean of the last bins (NaN if unknown)
+    mean: np.ndarray | None  # (bins, channels) plain mean of each bin (integrates angular rate)
     band: BandBins
+    subs: np.ndarray | None = None  # (channels, sub-bins) sub-bin means, until ``slow`` ran
 
 
 def join_bins(parts: list[Bins]) -> Bins:
     """Consecutive runs of bins as one run."""
-    offsets = np.cumsum([0] + [p.lf.shape[0] for p in parts[:-1]])
+    offsets = np.cumsum([0] + [p.band.ms.shape[0] for p in parts[:-1]])
     bands = [p.band for p in parts]
 
     def cat(name: str) -> np.ndarray:
@@ -76,9 +77,7 @@ def join_bins(parts: list[Bins]) -> Bins:
         cycle_axis=cat("cycle_axis"),
         cycle_df_hz=cat("cycle_df_hz"),
     )
-    return Bins(
-        lf=np.concatenate([p.lf for p in parts]), mean=np.concatenate([p.mean for p in parts]), band=band
-    )
+    return Bins(lf=None, mean=None, band=band, subs=np.concatenate([p.subs for p in parts], axis=1))
 
 
 class BinFeatures:
@@ -121,6 +120,10 @@ class BinFeatures:
         bs.last_cross = np.full(x0.shape[0], np.nan)
         bs.last_freq = np.full(x0.shape[0], np.nan)
         bs.last_filled_k = -1
+
+    def reset_slow(self, state: FeatureState) -> None:
+        """The slow components start afresh (a new segment): kept apart from ``reset`` because
+        they are computed later, by ``slow``, in the detector's decision stage."""
         state.lf_tail = None
 
     def process(self, x: np.ndarray, k0: int, state: FeatureState, filled: np.ndarray | None = None) -> Bins:
@@ -129,14 +132,22 @@ class BinFeatures:
 
         ``filled`` marks samples interpolated across lost samples: a cycle spanning one is not
         counted (a straight line through a hole would look like one long, irregular cycle)."""
-        ch, n = x.shape
-        if state.lf_tail is None:
-            state.lf_tail = np.full((ch, self.lf_w.size - 1), np.nan)
+        n = x.shape[1]
         if filled is None:
             filled = np.zeros(n, bool)
         band, subs = self._band(x, k0, self.sos, state.band, filled)
-        lf, mean = slow_bins(subs, self.sub, self.lf_w, state.lf_tail)
-        return Bins(lf=lf, mean=mean, band=band)
+        return Bins(lf=None, mean=None, band=band, subs=subs)
+
+    def slow(self, bins: Bins, state: FeatureState) -> Bins:
+        """Fill in the slow components (``lf``, ``mean``) of bins from ``process``; runs on the
+        bins in order (the slow filter carries its last sub-bin means in ``state``)."""
+        if bins.lf is None:
+            ch = bins.subs.shape[0]
+            if state.lf_tail is None:
+                state.lf_tail = np.full((ch, self.lf_w.size - 1), np.nan)
+            bins.lf, bins.mean = slow_bins(bins.subs, self.sub, self.lf_w, state.lf_tail)
+            bins.subs = None
+        return bins
 
     def _band(
         self, x: np.ndarray, k0: int, sos: np.ndarray, bs: BandState, filled: np.ndarray
