@@ -341,10 +341,7 @@ class StreamingDetector:
     # the results are the same as running them one after the other.
     def _stage_a(self, t: np.ndarray, cols: list[np.ndarray]) -> list[tuple]:
         st = self.state
-        x = np.empty((len(cols), t.size), dtype=np.float32)  # channel-major float32
-        for i, c in enumerate(cols):
-            x[i] = c
-        out = regrid(t, x, st.grid, self.sample_rate_hz, self.config.gap_s)
+        out = regrid(t, _channel_major(cols), st.grid, self.sample_rate_hz, self.config.gap_s)
         st.samples += t.size
         items: list[tuple] = []
         for item in out.items:
@@ -658,6 +655,20 @@ def _edge_bins(power, w):
 
 def _finite(v) -> float | None:
     return float(v) if np.isfinite(v) else None
+
+
+def _channel_major(cols: list[np.ndarray]) -> np.ndarray:
+    """The columns as one channels x samples float64 array: a view when they are evenly spaced
+    in memory (the columns of an (n, 3) array, a DataFrame's block), else a copy."""
+    cols = [np.asarray(c, dtype=np.float64) for c in cols]
+    first = cols[0]
+    if first.size and all(c.shape == first.shape and c.strides == first.strides for c in cols):
+        ptrs = [c.__array_interface__["data"][0] for c in cols]
+        step = ptrs[1] - ptrs[0] if len(ptrs) > 1 else 0
+        if all(ptrs[i] == ptrs[0] + i * step for i in range(len(ptrs))):
+            # every element of the view lies in one of the columns: row i is exactly column i
+            return np.lib.stride_tricks.as_strided(first, (len(cols), first.size), (step, first.strides[0]))
+    return np.stack(cols)
 
 
 def _columns(v, n: int, name: str) -> tuple[np.ndarray, ...]:

@@ -59,16 +59,15 @@ def regrid(
     sample_rate_hz: float,
     gap_s: float,
 ) -> GridOutput:
-    """Resample one chunk (``x``: channels x samples) onto the grid by linear interpolation;
-    updates ``state`` in place."""
+    """Resample one chunk (``x``: channels x samples) onto the grid by linear interpolation
+    (in float64; the grid is float32); updates ``state`` in place."""
     t = np.asarray(t, dtype=np.float64).reshape(-1)
-    x = np.asarray(x, dtype=np.float32)
+    x = np.asarray(x, dtype=np.float64)
     out = GridOutput()
     if t.size == 0:
         return out
     prev_max = -np.inf if state.last_t is None else state.last_t
     t = np.ascontiguousarray(t)
-    x = np.ascontiguousarray(x)
     if _clean(t, x, float(prev_max)):
         pass  # the usual case: finite samples at increasing times
     else:
@@ -92,13 +91,13 @@ def regrid(
         state.origin_s = float(t[0]) + 0.5 / fs
     has_prev = state.last_t is not None
     last_t = state.last_t if has_prev else 0.0
-    last_x = state.last_x if has_prev else np.zeros(x.shape[0], np.float32)
+    last_x = state.last_x if has_prev else np.zeros(x.shape[0])
     grid, filled, kinds, k0s, offs, lens, t0s, t1s = _grid_kernel(
         np.ascontiguousarray(t),
-        np.ascontiguousarray(x),
+        x,
         bool(has_prev),
         float(last_t),
-        np.ascontiguousarray(last_x, dtype=np.float32),
+        np.ascontiguousarray(last_x, dtype=np.float64),
         float(state.origin_s),
         fs,
         float(gap_s),
@@ -118,7 +117,7 @@ def regrid(
 HOLE_ITEM = 1
 
 
-@njit((types.float64[::1], types.float32[:, ::1], types.float64), cache=True, nogil=True)  # on import
+@njit((types.float64[::1], types.float64[:, :], types.float64), cache=True, nogil=True)  # on import
 def _clean(t, x, prev_t):
     """Every time finite and later than the one before (the first later than ``prev_t``),
     every value finite."""
@@ -138,10 +137,10 @@ def _clean(t, x, prev_t):
 @njit(
     (
         types.float64[::1],  # t: input times (strictly increasing)
-        types.float32[:, ::1],  # x: input samples (channels x times)
+        types.float64[:, :],  # x: input samples (channels x times; any strides)
         types.boolean,  # has_prev: a sample came before this chunk
         types.float64,  # last_t: its time
-        types.float32[::1],  # last_x: its values
+        types.float64[::1],  # last_x: its values
         types.float64,  # origin_s
         types.float64,  # fs
         types.float64,  # gap_s
@@ -210,7 +209,7 @@ def _grid_kernel(t, x, has_prev, last_t, last_x, origin_s, fs, gap_s, hole_s):
         lost = span > hole_s
         vb = v - off  # the pair's second sample in x
         for k in range(ka, kb):
-            w = np.float32((origin_s + k * inv_fs - t0) / span)
+            w = (origin_s + k * inv_fs - t0) / span
             if vb == 0:  # the pair starts with the previous chunk's last sample
                 for c in range(ch):
                     out[c, j] = (x[c, 0] - last_x[c]) * w + last_x[c]
