@@ -42,6 +42,7 @@ from tremorscope.exports import (
     diary_for,
     private_dir,
     private_file,
+    progress_steps,
     select_sessions,
     write_json,
     write_text,
@@ -132,13 +133,7 @@ def export_bids(
         write_text(root / "participants.tsv", f"participant_id\nsub-{sub}\n")
         written += [root / "dataset_description.json", root / "README", root / "participants.tsv"]
     total = sum(store.sample_count(s.raw_session_id) for s in spans) or 1
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(min(done / total, 1.0))
+    step = progress_steps(total, progress)
 
     scans = []
     for span in spans:

@@ -34,6 +34,7 @@ from tremorscope.exports import (
     diary_for,
     private_dir,
     private_file,
+    progress_steps,
     select_sessions,
 )
 from tremorscope.store import Store
@@ -92,18 +93,11 @@ def export_csv(
     written += [out_dir / n for n in TABLE_FILES]
 
     total = sum(store.sample_count(s.raw_session_id) for s in spans if s.raw_session_id) or 1
-    done = 0
+    step = progress_steps(total, progress)
     for span in spans:
         if span.raw_session_id is None:
             continue
         path = out_dir / "samples" / samples_name(span.session_id)
-
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress is not None:
-                progress(done / total)
-
         write_samples_csv(store, span, path, on_rows=step)
         written.append(path)
     if progress is not None:

@@ -37,6 +37,7 @@ from tremorscope.exports import (
     check_target,
     diary_for,
     private_dir,
+    progress_steps,
     select_sessions,
     temp_path_for,
 )
@@ -98,13 +99,7 @@ def export_edf(
     for t in targets:
         check_target(t, force)
     total = sum(2 * store.sample_count(s.raw_session_id) for s in spans) or 1
-    done = 0
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress is not None:
-            progress(min(done / total, 1.0))
+    step = progress_steps(total, progress)
 
     for span, target in zip(spans, targets, strict=True):
         write_edf(store, span, target, on_rows=step)
