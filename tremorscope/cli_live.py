@@ -472,11 +472,7 @@ def live_cmd(
     status = StatusLine()
     old_term = _raise_on_sigterm()
     try:
-        click.echo(f"connecting to {spec.name} on {transport.description} ...", err=True)
-        try:
-            source.connect()
-        except TransportError as e:
-            raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
+        _connect(source, spec.name, transport.description)
         hold_s = hold_still_s(calibrate_s) if calibrate_s else 0.0
         hint = f"hold the neutral posture still for {hold_s:.0f} s" if calibrate_s else "Ctrl-C stops"
         click.echo(f"connected; {hint}", err=True)
@@ -582,6 +578,15 @@ class LiveSignals:
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def _connect(source, name: str, where: str) -> None:
+    """Connect the live source, saying so; a failure is a one-line error with what to do."""
+    click.echo(f"connecting to {name} on {where} ...", err=True)
+    try:
+        source.connect()
+    except TransportError as e:
+        raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
 
 
 def _raise_on_sigterm() -> Any:
@@ -765,11 +770,7 @@ def calibrate_live(
     old_term = _raise_on_sigterm()
     it = None
     try:
-        click.echo(f"connecting to {spec.name} on {transport.description} ...", err=True)
-        try:
-            source.connect()
-        except TransportError as e:
-            raise CliError(f"{e}; check the sensor is on and in range, then try again") from None
+        _connect(source, spec.name, transport.description)
         click.echo(f"connected; hold the neutral posture still for {hold_s:.0f} s ...", err=True)
         it = iter(source)
         blocks = _peek_span(it, hold_s + 0.5, hold_s + PEEK_SLACK_S)
