@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from bridge_helpers import firmware_frame_module
 from calibration_helpers import angle_between_deg
+from cli_helpers import isolated_home  # noqa: F401 - autouse: no real user data folder
 from click.testing import CliRunner
 
 from tremorscope.cli import main
@@ -33,16 +34,6 @@ GYRO_OFFSET_LSB = 98  # 1.5 deg/s zero-rate offset on x
 #: The neutral is the still accelerometer's direction (int16 at 8192 LSB/g: ~0.01 deg steps);
 #: the gyroscope offset must not tilt it.
 NEUTRAL_TOL_DEG = 0.1
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
-    monkeypatch.delenv("TREMORSCOPE_DB", raising=False)
-    return home
 
 
 def still_gravity() -> np.ndarray:

@@ -14,22 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from bridge_helpers import reference_stream
+from cli_helpers import isolated_home  # noqa: F401 - autouse: no real user data folder
 from click.testing import CliRunner
 
 from tremorscope.cli import main
 from tremorscope.store import Store
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals need POSIX")
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
-    monkeypatch.delenv("TREMORSCOPE_DB", raising=False)
-    return home
 
 
 def run(*args):
@@ -135,7 +126,7 @@ def test_live_needs_an_address_for_ble(tmp_path):
     assert r.exit_code != 0 and "--address" in r.output
 
 
-def test_pair_saves_owner_only_and_live_resolves_the_name(tmp_path, isolated_home, monkeypatch):
+def test_pair_saves_owner_only_and_live_resolves_the_name(tmp_path, isolated_home, monkeypatch):  # noqa: F811
     r = run("pair", "left-wrist", "c4:2a:11:22:33:44", "--device", "wt901blecl")
     assert r.exit_code == 0, r.output
     path = isolated_home / "xdg-data" / "tremorscope" / "devices.json"
