@@ -321,14 +321,11 @@ def distributions_png(
         axes[0, 0].axvline(lo, color="#9ca3af", lw=0.7, ls=":")
         axes[0, 0].axvline(hi, color="#9ca3af", lw=0.7, ls=":")
     axes[0, 0].set_title("Tremor frequency", fontsize=_FONT + 1, loc="left")
-    disp = np.asarray(tremor.get("displacement_cm", []), dtype=float)
-    pos = disp[np.isfinite(disp) & (disp > 0)]
-    lo = min(0.01, float(pos.min())) if pos.size else 0.01
-    hi = max(20.0, float(pos.max())) if pos.size else 20.0
+    disp, disp_edges = _log_bins(tremor.get("displacement_cm", []), 0.01, 20.0, 30)
     hist(
         axes[0, 1],
-        np.where(disp > 0, disp, np.nan),
-        np.geomspace(lo, hi, 30),
+        disp,
+        disp_edges,
         w,
         "#f59e0b",
         "displacement amplitude (cm, zero to peak)",
@@ -376,14 +373,11 @@ def distributions_png(
         "no contraction episodes",
     )
     axes[1, 0].set_title("Contraction angle", fontsize=_FONT + 1, loc="left")
-    dur = np.asarray(contraction.get("duration_s", []), dtype=float)
-    dpos = dur[np.isfinite(dur) & (dur > 0)]
-    dlo = min(1.0, float(dpos.min())) if dpos.size else 1.0
-    dhi = max(600.0, float(dpos.max())) if dpos.size else 600.0
+    dur, dur_edges = _log_bins(contraction.get("duration_s", []), 1.0, 600.0, 25)
     hist(
         axes[1, 1],
-        np.where(dur > 0, dur, np.nan),
-        np.geomspace(dlo, dhi, 25),
+        dur,
+        dur_edges,
         None,
         "#6d28d9",
         "duration (s)",
@@ -514,3 +508,13 @@ def dose_response_png(
     ax.set_ylim(0, max(5.0, top * 1.2, overall_pct * 1.2 if np.isfinite(overall_pct) else 0))
     _style(ax)
     return _png(fig)
+
+
+def _log_bins(values, lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positive values (others NaN) and ``n`` log-spaced bin edges covering at least
+    ``lo``..``hi`` and every positive value."""
+    v = np.asarray(values, dtype=float)
+    pos = v[np.isfinite(v) & (v > 0)]
+    if pos.size:
+        lo, hi = min(lo, float(pos.min())), max(hi, float(pos.max()))
+    return np.where(v > 0, v, np.nan), np.geomspace(lo, hi, n)
