@@ -68,16 +68,13 @@ def regrid(
         return out
     prev_max = -np.inf if state.last_t is None else state.last_t
     t = np.ascontiguousarray(t)
-    if _clean(t, x, float(prev_max)):
-        pass  # the usual case: finite samples at increasing times
-    else:
+    if not _clean(t, x, float(prev_max)):  # the usual case is clean: nothing to drop
         finite = np.isfinite(t) & np.isfinite(x).all(axis=0)
         state.skipped += int((~finite).sum())
         t, x = t[finite], x[:, finite]
         if t.size == 0:
             return out
-    # Keep only strictly increasing times (relative to everything accepted so far).
-    if not (t[0] > prev_max and (t[1:] > t[:-1]).all()):
+        # Keep only strictly increasing times (relative to everything accepted so far).
         running = np.maximum.accumulate(np.concatenate(([prev_max], t)))[:-1]
         keep = t > running
         state.skipped += int((~keep).sum())
