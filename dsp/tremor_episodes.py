@@ -29,13 +29,16 @@ DF_BINS = 1001  # -10 .. +10 Hz
 
 
 def displacement_cm(acc_rms_g: float | np.ndarray, freq_hz: float | np.ndarray):
-    """Zero-to-peak displacement of a sinusoid with this RMS acceleration: a / (2 pi f)^2."""
-    peak_mps2 = np.sqrt(2.0) * np.asarray(acc_rms_g) * G_MPS2
-    return peak_mps2 / (2.0 * np.pi * np.asarray(freq_hz)) ** 2 * 100.0
+    """Zero-to-peak displacement of a sinusoid with this RMS acceleration: a / (2 pi f)^2
+    (plain arithmetic: numbers or arrays)."""
+    peak_mps2 = math.sqrt(2.0) * acc_rms_g * G_MPS2
+    return peak_mps2 / (2.0 * math.pi * freq_hz) ** 2 * 100.0
 
 
 def severity_index(disp_cm: np.ndarray | float, thresholds_cm: tuple[float, float, float]):
     """Index into SEVERITY_CLASSES (1 = slight .. 4 = strong) for a detected tremor."""
+    if np.ndim(disp_cm) == 0:  # one episode: no array round trip
+        return 1 + bisect.bisect_right(thresholds_cm, float(disp_cm))
     return 1 + np.searchsorted(np.asarray(thresholds_cm), np.asarray(disp_cm), side="right")
 
 
@@ -236,8 +239,8 @@ class TremorTracker:
         tsi = (q3 - q1) * DF_STEP_HZ if ep.df_hist.sum() >= 4 else None
         acc_rms = math.sqrt(ep.acc_ms_sum / ep.n)
         gyro_rms = math.sqrt(ep.gyro_ms_sum / ep.n) if self.has_gyro else None
-        disp = math.sqrt(2.0) * acc_rms * G_MPS2 / (2.0 * math.pi * freq) ** 2 * 100.0  # displacement_cm
-        sev = SEVERITY_CLASSES[1 + bisect.bisect_right(self.cfg.severity_cm, disp)]  # severity_index
+        disp = displacement_cm(acc_rms, freq)
+        sev = SEVERITY_CLASSES[severity_index(disp, self.cfg.severity_cm)]
         context = CONTEXT_NAMES[int(np.argmax(ep.context_counts))]
         end = ep.last_end_s if end_s is None else end_s
         return Episode(
