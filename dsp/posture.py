@@ -59,21 +59,7 @@ def _weight(pending, bias_w, cap_bins):
     return bias_w if k == 0 else min(bias_w, cap_bins) + k
 
 
-@njit(
-    (
-        types.int64[::1],
-        types.boolean[::1],
-        types.float64[:, ::1],
-        types.int64[:, ::1],
-        types.int64[::1],
-        types.int64[::1],
-        types.float64[::1],
-        types.float64[::1],
-    )
-    + (types.float64,) * 5,
-    cache=True,
-    nogil=True,
-)  # compiled (or loaded from the cache) on import
+@njit(cache=True, nogil=True)  # compiled as part of _orient, its only caller
 def _track_bias(
     blocks,  # (n,) int64 block of each bin
     steady,  # (n,) bool: quiet and not tilting (a candidate for still time)
