@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m pip install -e ".[bench]" && python benchmarks/bench_detect.py
+    python benchmarks/bench_detect.py
     python benchmarks/bench_detect.py --hours 1,24 --repeat 3 --json bench.json
 
 Engines, each measured in its own fresh Python process so that one cannot inflate another's
@@ -12,8 +12,9 @@ memory figure:
   whole day at once (tremor and contraction detection together);
 * ``stream``: ``dsp.StreamingDetector.push`` fed one second of samples at a time, then
   ``flush``, events consumed and dropped as an application would after logging them;
-* ``paradigma``: ParaDigMa 1.1.2's full tremor pipeline (see ``paradigma_adapter.py``), when
-  the ``bench`` extra is installed.
+* ``paradigma``: ParaDigMa 1.1.2's full tremor pipeline (see ``paradigma_adapter.py``), in
+  its own virtual environment (``--paradigma-venv``, made on first use), because it requires
+  pandas < 3 while tremorscope is measured on today's releases.
 
 Per engine: wall-clock and CPU seconds (median of ``--repeat`` runs; CPU time is steadier on
 a shared machine), peak RSS above the input (exact on Linux)
@@ -163,13 +164,60 @@ def _worker(engine: str, mode: str, data_file: Path, repeat: int, chunk_s: float
 # --------------------------------------------------------------------------- parent side
 
 
-def _run_worker(engine: str, mode: str, data_file: Path, repeat: int, chunk_s: float) -> dict:
+def paradigma_python(venv: Path, create: bool) -> tuple[str | None, str | None]:
+    """The interpreter that runs ParaDigMa, and its ParaDigMa version.
+
+    ParaDigMa 1.1.2 requires pandas < 3, so it gets a virtual environment of its own (``venv``,
+    made on first use) instead of downgrading pandas under tremorscope. An interpreter that
+    already has ParaDigMa is used as it is."""
+    if paradigma_adapter.installed_version() is not None:
+        return sys.executable, paradigma_adapter.installed_version()
+    py = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not py.exists():
+        if not create:
+            return None, None
+        click.echo(
+            f"ParaDigMa {paradigma_adapter.PARADIGMA_VERSION} needs pandas < 3: installing it once into "
+            f"its own environment {venv} (a few minutes)",
+            err=True,
+        )
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run(
+                [
+                    str(py),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    f"paradigma=={paradigma_adapter.PARADIGMA_VERSION}",
+                    "click",
+                ],
+                check=True,
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            click.echo(f"could not install ParaDigMa ({exc}); skipping it", err=True)
+            return None, None
+    probe = subprocess.run(
+        [str(py), "-c", "import importlib.metadata as m; print(m.version('paradigma'), m.version('pandas'))"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return None, None
+    version, pandas_version = probe.stdout.split()
+    return str(py), f"{version} (pandas {pandas_version}, own venv)"
+
+
+def _run_worker(
+    engine: str, mode: str, data_file: Path, repeat: int, chunk_s: float, python: str | None = None
+) -> dict:
     """Start a fresh process for one measurement, with an elapsed-time ticker on a terminal."""
     with tempfile.TemporaryDirectory(prefix="tremorscope-bench-") as tmp:
         out = Path(tmp) / "result.json"
         err = Path(tmp) / "stderr.txt"
         cmd = [
-            sys.executable,
+            python or sys.executable,
             str(Path(__file__).resolve()),
             "--worker",
             engine,
@@ -239,7 +287,7 @@ def _machine() -> dict:
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "pandas": pandas.__version__,
-        "paradigma": paradigma_adapter.installed_version(),
+        "paradigma": None,  # filled in by main: it may run in its own environment
         "commit": commit,
     }
 
@@ -437,6 +485,13 @@ def _parse_list(text: str, kind: type, what: str) -> list:
     show_default=True,
     help="Where generated data is cached.",
 )
+@click.option(
+    "--paradigma-venv",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=daily_data.DEFAULT_CACHE_DIR / "paradigma-venv",
+    show_default=True,
+    help="ParaDigMa's own virtual environment (made on first use: it needs pandas < 3).",
+)
 @click.option("--worker", hidden=True, type=click.Choice(list(ENGINES)))
 @click.option("--mode", hidden=True, type=click.Choice(["time", "trace"]), default="time")
 @click.option("--data-file", hidden=True, type=click.Path(path_type=Path))
@@ -452,6 +507,7 @@ def main(
     chunk_s,
     source,
     cache_dir,
+    paradigma_venv,
     worker,
     mode,
     data_file,
@@ -469,9 +525,12 @@ def main(
     unknown = [e for e in engine_list if e not in ENGINES]
     if unknown:
         raise click.BadParameter(f"unknown engine(s) {unknown}; choose from {list(ENGINES)}")
-    if "paradigma" in engine_list and paradigma_adapter.installed_version() is None:
-        click.echo('ParaDigMa is not installed (python -m pip install -e ".[bench]"): skipping it.', err=True)
-        engine_list.remove("paradigma")
+    paradigma_py = paradigma_version = None
+    if "paradigma" in engine_list:
+        paradigma_py, paradigma_version = paradigma_python(paradigma_venv, create=True)
+        if paradigma_py is None:
+            click.echo("ParaDigMa is not available: skipping it.", err=True)
+            engine_list.remove("paradigma")
 
     try:
         resolved = daily_data.resolve_source(source)
@@ -479,6 +538,7 @@ def main(
         raise click.ClickException(str(exc)) from None
     report = {"machine": _machine(), "repeat": repeat, "chunk_s": chunk_s, "runs": []}
     m = report["machine"]
+    m["paradigma"] = paradigma_version
     click.echo(
         f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
         f"pandas {m['pandas']}, ParaDigMa {m['paradigma'] or 'not installed'}, commit {m['commit']}"
@@ -499,8 +559,11 @@ def main(
         results: dict[str, dict] = {}
         data_info: dict | None = None
         for engine in engine_list:
-            raw = _run_worker(engine, "time", path, repeat, chunk_s)
-            traced = _run_worker(engine, "trace", path, 1, chunk_s) if trace and "error" not in raw else None
+            py = paradigma_py if engine == "paradigma" else None
+            raw = _run_worker(engine, "time", path, repeat, chunk_s, py)
+            traced = (
+                _run_worker(engine, "trace", path, 1, chunk_s, py) if trace and "error" not in raw else None
+            )
             data_info = data_info or raw.get("data")
             results[engine] = _summarise(raw, traced, (raw.get("data") or {}).get("duration_s", 0))
             failed |= "error" in results[engine]

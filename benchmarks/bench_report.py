@@ -10,7 +10,7 @@ the report reads minutes, episodes, gaps and the diary): one session per day of 
 100 Hz nominal, per-minute tremor fractions that rise as each of three daily levodopa doses
 wears off and vanish in sleep, about 60 tremor and 30 contraction episodes a day, a few data
 gaps, dropped and malformed packet counts, and a diary with doses, a botulinum toxin injection
-and stress notes. Timed: ``tremorscope.report.build_report`` in this process (data gathering,
+and stress notes. Timed: ``tremorscope.review.report.build_report`` in this process (data gathering,
 figures, HTML, writing the file; the median of ``--repeat`` builds after one warm-up), and
 the whole ``tremorscope report`` command in a fresh process (imports included). Nothing is
 asserted: speed is reported, not tested.
@@ -166,7 +166,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed builds (median reported)")
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args()
-    from tremorscope.report import build_report, collect
+    from tremorscope.review.report import build_report, collect
 
     with tempfile.TemporaryDirectory(prefix="tremorscope-bench-report-") as tmp:
         db = Path(tmp) / "week.db"

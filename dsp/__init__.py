@@ -1,7 +1,7 @@
 """The pure streaming signal-processing core: no file, network or database I/O."""
 
 from dsp.config import DEFAULT_BANDS, ORTHOSTATIC_BAND, Band, DetectorConfig
-from dsp.detector import StreamingDetector, detect
+from dsp.detector import InputWarning, StreamingDetector, detect
 from dsp.events import (
     ENDED,
     EPISODE_COLUMNS,
@@ -26,6 +26,7 @@ __all__ = [
     "Episode",
     "Event",
     "GAP",
+    "InputWarning",
     "Gap",
     "MINUTE",
     "MINUTE_COLUMNS",

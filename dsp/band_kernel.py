@@ -52,7 +52,8 @@ def band_bins(
     k0,  # grid index of x[:, 0]
     bin_n,
     fs,
-    y_out,  # (ch, n) float32 to receive the filtered signal, or (0, 0) when not wanted
+    y_out,  # (k, n) float32 to receive the filtered signal of the last k channels (k a multiple
+    # of 3; the gyroscope's alone when k = 3 of 6), or (0, 0) when not wanted
     sub_len,  # samples per sub-bin (a divisor of bin_n)
 ):
     """Band-pass ``x`` and reduce it to per-bin numbers; returns
@@ -68,6 +69,7 @@ def band_bins(
     ch, n = x.shape
     nb = n // bin_n
     want_y = y_out.shape[0] > 0
+    ykeep = ch - y_out.shape[0]  # first channel kept
     ms = np.zeros((nb, ch))
     m4 = np.zeros((nb, ch))
     n_cyc = np.zeros((nb, ch))
@@ -157,10 +159,10 @@ def band_bins(
                         at[e, rj], ya[e, rj], yb[e, rj] = i, ry, y3
                         rj += (ry < 0.0) & (y3 >= 0.0)
                         ry = y3
-                        if want_y:
-                            y_out[c, i] = y1
-                            y_out[d, i] = y2
-                            y_out[e, i] = y3
+                        if want_y and c >= ykeep:
+                            y_out[c - ykeep, i] = y1
+                            y_out[d - ykeep, i] = y2
+                            y_out[e - ykeep, i] = y3
                         i += 1
                     subs[c, k], subs[d, k], subs[e, k] = ps * inv_sub, qs * inv_sub, rs * inv_sub
                     k += 1

@@ -63,6 +63,13 @@ class DetectorConfig:
     hand_raised_g: float = 0.57  # wrist: forearm pointing up >= 35 deg (gravity on x)...
     voluntary_rhythm_min_g: float = 0.15  # ...with an oscillation this large (band RMS)...
     voluntary_rhythm_max_hz: float = 6.0  # ...and this slow is toothbrushing or eating, not tremor
+    # Rhythmic voluntary movement (toothbrushing, stirring, scratching, clapping) moves the hand by
+    # centimetres, carried by the elbow or shoulder; tremor turns it about the wrist or forearm.
+    voluntary_min_displacement_cm: float = 0.5  # zero-to-peak; below it (slight tremor) always tremor
+    distal_max_radius_cm: float = 15.0  # acc / angular acc: wrist/forearm lever (<= 12 cm) + g/w^2
+    acc_only_voluntary_displacement_cm: float = 1.5  # no gyro to see the lever: moderate+ is voluntary
+    voluntary_size_start_hold_s: float = 5.0  # >= voluntary_min_displacement_cm must persist this long
+    # to start an episode: voluntary strokes come in bouts of seconds between repositionings
     warmup_s: float = 1.0  # after a gap, filters settle this long before decisions
     # --- episode tracking
     start_hold_s: float = 1.0  # candidate windows needed before an episode starts
@@ -106,3 +113,55 @@ class DetectorConfig:
     @classmethod
     def from_json(cls, text: str) -> DetectorConfig:
         return cls.from_dict(json.loads(text))
+
+
+#: Every setting of :class:`DetectorConfig`: (unit, one-line meaning), for ``tremorscope
+#: settings`` and the README. tests/test_settings.py fails when a field has no entry here.
+SETTING_DOCS: dict[str, tuple[str, str]] = {
+    "gap_s": ("s", "a hole in the samples longer than this is a data gap, never interpolated"),
+    "bin_s": ("s", "hop between tremor decisions"),
+    "window_s": ("s", "analysis window of one tremor decision"),
+    "bands": ("Hz", "named tremor bands, a list of {name, low_hz, high_hz}"),
+    "detect_orthostatic": ("true/false", "also search 12-18 Hz (orthostatic tremor) at 50 Hz or more"),
+    "min_rms_g": ("g", "band RMS acceleration a window needs to be tremor (physiological stays below)"),
+    "min_rms_dps": ("deg/s", "band RMS angular rate a window needs to be tremor"),
+    "start_max_period_cv": ("ratio", "largest cycle-period variation when a tremor starts"),
+    "max_period_cv": ("ratio", "largest cycle-period variation while a tremor lasts"),
+    "min_cycles": ("cycles", "oscillation cycles a window needs"),
+    "start_min_concentration": ("fraction", "accelerometer only: band power near the peak to start"),
+    "min_concentration": ("fraction", "accelerometer only: band power near the peak to continue"),
+    "max_kurtosis": ("", "band-signal kurtosis above which it is impulses (typing, taps), not tremor"),
+    "movement_rms_g": ("g", "slow acceleration variation above which the limb is moving"),
+    "movement_dps": ("deg/s", "slow angular rate above which the limb is moving"),
+    "posture_sway_g": ("g", "slow acceleration variation above which the limb is held up (posture)"),
+    "min_rotation_dps_per_g": ("deg/s per g", "band rotation per acceleration below which it is translation"),
+    "kinetic_ratio": ("ratio", "during movement: band RMS must reach this times the slow variation"),
+    "kinetic_max_cv": ("ratio", "during movement: largest cycle-period variation"),
+    "kinetic_min_hz": ("Hz", "during movement: lowest tremor frequency (gait harmonics lie below)"),
+    "hand_raised_g": ("g", "wrist: gravity on x above which the forearm points up"),
+    "voluntary_rhythm_min_g": ("g", "forearm up: band RMS from which a slow rhythm is voluntary"),
+    "voluntary_rhythm_max_hz": ("Hz", "forearm up: rhythms slower than this are toothbrushing or eating"),
+    "voluntary_min_displacement_cm": (
+        "cm",
+        "an oscillation moving the hand this far (zero to peak) may be voluntary (toothbrushing, stirring)",
+    ),
+    "distal_max_radius_cm": (
+        "cm",
+        "acceleration per angular acceleration beyond this: carried by elbow or shoulder, voluntary",
+    ),
+    "acc_only_voluntary_displacement_cm": ("cm", "accelerometer only: displacement above this is voluntary"),
+    "voluntary_size_start_hold_s": ("s", "an oscillation of voluntary size must last this long to start"),
+    "warmup_s": ("s", "after a gap, filters settle this long before decisions"),
+    "start_hold_s": ("s", "tremor windows needed before an episode starts"),
+    "end_hold_s": ("s", "time without tremor that ends an episode"),
+    "update_interval_s": ("s", "an open episode reports an update at most this often"),
+    "severity_cm": ("cm", "displacement amplitudes from which tremor is mild, moderate, strong"),
+    "contraction_threshold_deg": ("deg", "deviation from neutral that starts a contraction"),
+    "contraction_min_hold_s": ("s", "how long the deviation must be held"),
+    "contraction_release_deg": ("deg", "a contraction ends below this deviation..."),
+    "contraction_end_hold_s": ("s", "...held for this long"),
+    "contraction_max_activity_g": ("g", "band RMS above which the sensor is not still (walking)"),
+    "neutral_adapt_s": ("s", "neck and head: a posture held this long becomes the new neutral"),
+    "neutral_tau_s": ("s", "how fast the adaptive neutral follows quiet near-neutral posture"),
+    "extra": ("", "free-form notes kept with the configuration; not used by the detector"),
+}

@@ -2,90 +2,80 @@
 
 Stages, each with its state kept explicitly in :class:`DetectorState`:
 grid (uniform resampling, gaps) -> bin features (band-pass power, cycle periods, slow parts)
--> window decisions -> episode tracking -> per-minute summaries.
+-> window decisions -> episode tracking -> per-minute summaries. The pipeline is here; the
+decisions are in ``dsp.decisions``, the episode assembly in ``dsp.episode_assembly``, the records
+in ``dsp.detector_state`` and the window-edge kernels in ``dsp.window_edges``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from numba import njit, types
 
 from dsp.config import ORTHOSTATIC_BAND, Band, DetectorConfig
-from dsp.contraction import ConState, ContractionTracker
-from dsp.events import ENDED, EPISODE_COLUMNS, GAP, MINUTE, SEVERITY_CLASSES, STARTED, Event, Gap
-from dsp.features import BinFeatures, Bins, FeatureState, join_bins
+from dsp.contraction import ContractionTracker
+from dsp.decisions import DecisionStage, _finite
+from dsp.detector_state import BandSpec, DetectorState, Windows
+from dsp.episode_assembly import LINK_LOOKBACK_S, WITHIN_POSTURE, WITHIN_POSTURE_MIN_SHARE, EpisodeAssembly
+from dsp.events import EPISODE_COLUMNS, GAP, MINUTE, Event, Gap
+from dsp.features import BinFeatures, join_bins
 from dsp.filters import bandpass_sos
-from dsp.grid import GridState, Hole, Segment, regrid
-from dsp.minutes import NONE, TREMOR0, UNKNOWN, MinuteAccountant
-from dsp.posture import PostureEstimator, PostureState
-from dsp.tremor_episodes import (
-    TrackerState,
-    TremorTracker,
-    WindowBatch,
-    displacement_cm,
-    severity_index,
-)
-from dsp.windows import CONTEXT_NAMES, WindowInputs, decide
+from dsp.grid import Hole, Segment, regrid
+from dsp.inputs import as_columns, as_times, channel_major
+from dsp.minutes import MinuteAccountant
+from dsp.posture import PostureEstimator
+from dsp.tremor_episodes import TremorTracker
+from dsp.window_edges import _edge_bins, _edges_in_window, _median
+
+#: Names that lived here before the split (issue 12), still importable from ``dsp.detector``.
+__all__ = [
+    "LIMB_ADAPT_S",
+    "LINK_LOOKBACK_S",
+    "MAX_CHUNK_SAMPLES",
+    "NUMERIC_COLUMNS",
+    "WITHIN_POSTURE",
+    "WITHIN_POSTURE_MIN_SHARE",
+    "BandSpec",
+    "DetectorState",
+    "InputWarning",
+    "StreamingDetector",
+    "Windows",
+    "_edge_bins",
+    "_edges_in_window",
+    "_finite",
+    "_median",
+    "detect",
+]
 
 MAX_CHUNK_SAMPLES = 1 << 18
+#: Uncalibrated limb: a posture held this long is the new baseline (a hand moved to the lap
+#: stays there; waiting the neck's five minutes would hide the spasms that follow).
+LIMB_ADAPT_S = 60.0
 NUMERIC_COLUMNS = tuple(
     c
     for c in EPISODE_COLUMNS
-    if c not in ("session_id", "episode_id", "kind", "start_time", "band", "severity", "context", "direction")
+    if c
+    not in (
+        "session_id",
+        "episode_id",
+        "kind",
+        "start_time",
+        "band",
+        "severity",
+        "context",
+        "direction",
+        "detection_path",
+    )  # fmt: skip
 )  # large pushes are processed in slices of this many samples
 
 
-@dataclass(frozen=True)
-class BandSpec:
-    low_hz: float  # decision range
-    high_hz: float
-    filter_low_hz: float  # band-pass edges (a little wider, so the range is flat)
-    filter_high_hz: float
-
-
-@dataclass
-class Windows:
-    """The window decisions for one run of bins (``result`` None: no complete window yet)."""
-
-    valid: np.ndarray  # per bin: after the warm-up
-    result: object | None  # dsp.windows.WindowResult
-    end_bins: np.ndarray | None  # the bin each window ends with
-    batch: WindowBatch | None  # what the tremor tracker needs
-    codes: np.ndarray | None  # per window: its label for the minute summaries
-
-
-@dataclass
-class DetectorState:
-    """Everything the detector carries from one push to the next."""
-
-    grid: GridState = field(default_factory=GridState)
-    features: FeatureState | None = None
-    tracker: TrackerState = field(default_factory=TrackerState)
-    posture: PostureState = field(default_factory=PostureState)
-    contraction: ConState = field(default_factory=ConState)
-    next_episode_id: int = 1
-    next_provisional_id: int = -1  # ids handed out mid-block, renumbered in time order after it
-    next_k: int | None = None  # grid index expected next (None: a new segment starts)
-    pending: np.ndarray | None = None  # grid samples of the unfinished bin
-    pending_filled: np.ndarray | None = None  # which of them were interpolated across a hole
-    pending_k0: int = 0
-    valid_from_bin: int = 0  # first bin after the warm-up of the current segment
-    history: dict | None = None  # per-bin inputs of the last window_bins - 1 bins
-    last_window_end_s: float | None = None
-    samples: int = 0
-    gaps: list[Gap] = field(default_factory=list)
-    status: dict = field(default_factory=dict)
-    flushed: bool = False
-
-
-class StreamingDetector:
+class StreamingDetector(DecisionStage, EpisodeAssembly):
     """Real-time tremor and contraction detector.
 
     Push chunks of any size; the results are identical for any chunking.
@@ -130,8 +120,13 @@ class StreamingDetector:
         self.has_gyro: bool | None = None
         self._limb = placement in ("wrist", "hand", "forearm")
         # Uncalibrated, a limb's voluntary posture changes (lifting the arm, resting it on a lap)
-        # look exactly like held twisted postures, so limb contractions need a calibrated neutral.
-        self._contractions_on = (not self._limb) or neutral_g is not None or calibrate_s is not None
+        # look like held twisted postures: there only episodes with a spasm's signature count
+        # (a fast pull, a still hold, co-contraction oscillation; see dsp.contraction).
+        calibrated = neutral_g is not None or calibrate_s is not None
+        self._contraction_path = (
+            "calibrated" if calibrated else ("uncalibrated" if self._limb else "adaptive")
+        )
+        self._contractions_on = True
         self.state = DetectorState()
         self._features: BinFeatures | None = None
         self._tracker: TremorTracker | None = None
@@ -153,8 +148,8 @@ class StreamingDetector:
         (n, 3) array or a tuple of three length-n columns."""
         if self.state.flushed:
             raise RuntimeError("the detector was flushed; start a new one for a new stream")
-        t = np.asarray(t, dtype=np.float64).reshape(-1)
-        acc = _columns(acc, t.size, "acc")
+        t = as_times(t)
+        acc = as_columns(acc, t.size, "acc")
         if self.has_gyro is None:
             if t.size == 0:
                 return []
@@ -162,7 +157,7 @@ class StreamingDetector:
         if (gyro is not None) != self.has_gyro:
             raise ValueError("a stream must keep the same channels: gyroscope appeared or vanished")
         if gyro is not None:
-            gyro = _columns(gyro, t.size, "gyro")
+            gyro = as_columns(gyro, t.size, "gyro")
         events: list[Event] = []
         bounds = [(a, min(a + MAX_CHUNK_SAMPLES, t.size)) for a in range(0, t.size, MAX_CHUNK_SAMPLES)]
 
@@ -235,12 +230,14 @@ class StreamingDetector:
         if self.has_gyro is False:
             out.append(
                 "accelerometer only: rotation about the vertical (torticollis; radial/ulnar "
-                "deviation) cannot be seen, and tremor amplitude in deg/s is not available"
+                "deviation) cannot be seen (torticollis shows only through its tilt or flexion "
+                "part), and tremor amplitude in deg/s is not available"
             )
-        if not self._contractions_on:
+        if self._contraction_path == "uncalibrated":
             out.append(
-                f"{self.placement}: sustained postures are only detected against a calibrated neutral "
-                "(run `tremorscope calibrate` or use --calibrate SECONDS)"
+                f"{self.placement}: without a calibrated neutral only spasms (a fast pull, held) are "
+                "detected, not slowly drifting postures (run `tremorscope calibrate` or use "
+                "--calibrate SECONDS)"
             )
         return out
 
@@ -264,7 +261,7 @@ class StreamingDetector:
         self.has_gyro = has_gyro
         fs = self.sample_rate_hz
         sos = bandpass_sos(self.band.filter_low_hz, self.band.filter_high_hz, fs)
-        self._features = BinFeatures(sos, fs, self.bin_n, keep_signal=not has_gyro)
+        self._features = BinFeatures(sos, fs, self.bin_n, keep_signal=True)
         self.state.features = self._features.new_state()
         self._tracker = TremorTracker(
             self.config,
@@ -276,47 +273,26 @@ class StreamingDetector:
             self._next_id,
         )
         cfg = self.config
+        uncal = self._contraction_path == "uncalibrated"
+        adapt_s = min(cfg.neutral_adapt_s, LIMB_ADAPT_S) if uncal else cfg.neutral_adapt_s
         self._posture = PostureEstimator(
             self.bin_dur_s,
             has_gyro,
             neutral_tau_s=cfg.neutral_tau_s,
-            adopt_after_s=cfg.neutral_adapt_s,
+            adopt_after_s=adapt_s,
         )
         if self.neutral_g is not None:
             self._posture.set_neutral(self.state.posture, self.neutral_g)
         self._contraction = ContractionTracker(
-            cfg, self.placement, self.bin_dur_s, has_gyro, self._next_id, self._wall_clock
+            cfg,
+            self.placement,
+            self.bin_dur_s,
+            has_gyro,
+            self._next_id,
+            self._wall_clock,
+            path=self._contraction_path,
+            adapt_s=adapt_s,
         )
-
-    def _next_id(self) -> int:
-        """A provisional id; ``_number_episodes`` gives final ids in order of detection."""
-        i = self.state.next_provisional_id
-        self.state.next_provisional_id -= 1
-        return i
-
-    def _number_episodes(self, events: list[Event]) -> None:
-        """Final episode ids in order of detection time (then kind), whatever the chunking:
-        within a block the two trackers run one after the other."""
-        started = [e for e in events if e.type == STARTED and e.episode.episode_id < 0]
-        if not started:
-            return
-        started.sort(key=lambda e: (e.at_s, e.episode.kind))
-        st = self.state
-        final = {}
-        for e in started:
-            final[e.episode.episode_id] = st.next_episode_id
-            st.next_episode_id += 1
-        for i, e in enumerate(events):
-            if e.episode is not None and e.episode.episode_id in final:
-                events[i] = replace(e, episode=replace(e.episode, episode_id=final[e.episode.episode_id]))
-        for fin in (self._tracker.finished, self._contraction.finished):
-            for i in range(len(fin) - 1, -1, -1):
-                if fin[i].episode_id >= 0:
-                    break
-                fin[i] = replace(fin[i], episode_id=final[fin[i].episode_id])
-        for acc in (st.tracker.episode, st.contraction.episode):
-            if acc is not None and acc.episode_id in final:
-                acc.episode_id = final[acc.episode_id]
 
     def _wall_clock(self, t_s: float) -> str | None:
         if self.start_time is None or self.state.grid.first_t is None:
@@ -341,7 +317,7 @@ class StreamingDetector:
     # the results are the same as running them one after the other.
     def _stage_a(self, t: np.ndarray, cols: list[np.ndarray]) -> list[tuple]:
         st = self.state
-        out = regrid(t, _channel_major(cols), st.grid, self.sample_rate_hz, self.config.gap_s)
+        out = regrid(t, channel_major(cols), st.grid, self.sample_rate_hz, self.config.gap_s)
         st.samples += t.size
         items: list[tuple] = []
         for item in out.items:
@@ -410,6 +386,13 @@ class StreamingDetector:
         gap = Gap(hole.start_s, hole.end_s)
         st.gaps.append(gap)
         events.append(Event(GAP, hole.end_s, gap=gap))
+        if self._minutes is not None:
+            # Minutes that end before the first bin after the gap are final now: reported here, at
+            # the gap at the latest, so that no later push reports a minute dated before its gap
+            # (the events stay in time order whatever the chunking).
+            for m in self._minutes.final_before(hole.end_s - self.bin_dur_s, self._open_intervals()):
+                at_s = min(m.minute_start_s + 60.0 + self._minutes.delay_s, hole.end_s)
+                events.append(Event(MINUTE, at_s, minute=m))
 
     def _segment_start(self, valid_from_bin: int) -> None:
         st = self.state
@@ -417,180 +400,11 @@ class StreamingDetector:
         st.history = None
         self._features.reset_slow(st.features)
         self._posture.reset_fusion(st.posture)
+        st.prev_dir = None
         if self.calibrate_s is not None and st.posture.neutral_g is None:
             if st.posture.calib_until_bin is None:
                 n_cal = int(round(self.calibrate_s / self.bin_dur_s))
                 self._posture.start_calibration(st.posture, valid_from_bin, valid_from_bin + n_cal)
-
-    def _windows(self, bin0: int, bins: Bins) -> Windows:
-        """The decision for every window ending in these bins, and what the episode tracker
-        needs of them."""
-        st = self.state
-        cfg = self.config
-        w = self.window_bins
-        bb = bins.band
-        nnew = bins.lf.shape[0]
-        idx = np.arange(bin0, bin0 + nnew)
-        cur = dict(
-            valid=idx >= st.valid_from_bin,
-            ms=bb.ms,
-            m4=bb.m4,
-            n_cycles=bb.n_cycles,
-            sum_period=bb.sum_period,
-            sum_period_sq=bb.sum_period_sq,
-            lf=bins.lf,
-        )
-        if not self.has_gyro:  # the spectrum check needs the samples themselves
-            cur["y"] = bb.y.reshape(bb.y.shape[0], nnew, self.bin_n).transpose(1, 0, 2)
-        hist = st.history
-        nh = 0 if hist is None else hist["valid"].shape[0]
-        if hist is None:
-            joined = cur
-        else:
-            joined = {k: np.concatenate((hist[k], v)) for k, v in cur.items()}
-        total = nh + nnew
-        keep = min(w - 1, total)
-        st.history = {k: v[total - keep :] for k, v in joined.items()}
-        if total < w:
-            return Windows(cur["valid"], None, None, None, None)
-        spec = self.band
-        r = decide(WindowInputs(**joined), w, self.sample_rate_hz, spec.low_hz, spec.high_hz, cfg, self._limb)
-        # windows end at joined rows w-1 .. total-1
-        end_bins = np.arange(bin0 - nh + w - 1, bin0 + nnew)
-        end_s = st.grid.origin_s + (end_bins + 1) * self.bin_dur_s
-        # cycle-to-cycle frequency changes in each window's last bin, on its dominant axis
-        win_of_bin = bb.cycle_bin + nh - (w - 1)
-        okw = (win_of_bin >= 0) & (win_of_bin < end_bins.size)
-        wi = win_of_bin[okw]
-        sel = r.axis[wi] == bb.cycle_axis[okw]
-        cycle_win, cycle_df = wi[sel], bb.cycle_df_hz[okw][sel]
-        order = np.argsort(cycle_win, kind="stable")  # by window, for the tracker's slices
-        onset_in, offset_in = _edges_in_window(joined, w, self.has_gyro, self.bin_dur_s)
-        wb = WindowBatch(
-            end_s=end_s,
-            valid=r.valid,
-            candidate=r.candidate,
-            start_candidate=r.start_candidate,
-            freq_hz=r.freq_hz,
-            acc_ms=r.acc_ms,
-            gyro_ms=r.gyro_ms,
-            context=r.context,
-            first_after_break=end_bins - (w - 1) == st.valid_from_bin,
-            onset_in_s=onset_in,
-            offset_in_s=offset_in,
-            cycle_win=cycle_win[order],
-            cycle_df_hz=cycle_df[order],
-        )
-        # per-window labels for the minute summaries (given to the window's centre bin)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            disp = displacement_cm(np.sqrt(r.acc_ms), r.freq_hz)
-            sev = np.clip(severity_index(np.nan_to_num(disp), cfg.severity_cm), 1, 4)
-        codes = np.where(
-            ~r.valid,
-            UNKNOWN,
-            np.where(r.candidate, TREMOR0 + sev, np.where(r.moving, UNKNOWN, NONE)),
-        ).astype(np.int8)
-        return Windows(cur["valid"], r, end_bins, wb, codes)
-
-    def _bins(self, bin0: int, bins: Bins, win: Windows, events: list[Event]) -> None:
-        """Contraction and tremor episodes, minute summaries, the live status."""
-        st = self.state
-        w = self.window_bins
-        first_event = len(events)
-        self._contraction_bins(bin0, bins, win.valid, events)
-        if win.result is None:
-            block_events = events[first_event:]
-            self._number_episodes(block_events)
-            events[first_event:] = block_events
-            return
-        r, end_bins, wb = win.result, win.end_bins, win.batch
-        end_s = wb.end_s
-        new_events = self._tracker.process(st.tracker, wb)
-        events += new_events
-        block_events = events[first_event:]
-        self._number_episodes(block_events)
-        events[first_event:] = block_events
-        for e in block_events:
-            if e.type == ENDED and e.episode.kind == "tremor":
-                self._note_ended(e)
-        st.last_window_end_s = float(end_s[-1])
-        self._minutes.record(end_bins - w // 2, win.codes)
-        for m in self._minutes.emit(st.last_window_end_s, self._open_intervals()):
-            events.append(Event(MINUTE, m.minute_start_s + 60.0 + self._minutes.delay_s, minute=m))
-        st.status.update(
-            {
-                "t_s": float(end_s[-1]),
-                "band_rms_g": float(np.sqrt(r.acc_ms[-1])),
-                "band_rms_dps": float(np.sqrt(r.gyro_ms[-1])) if self.has_gyro else None,
-                "dominant_hz": _finite(r.freq_hz[-1]),
-                "period_cv": _finite(r.period_cv[-1]),
-                "candidate": bool(r.candidate[-1]),
-                "context": CONTEXT_NAMES[int(r.context[-1])],
-                "gravity_g": [float(v) for v in r.gravity[-1]],
-            }
-        )
-
-    def _contraction_bins(self, bin0: int, bins: Bins, valid: np.ndarray, events: list[Event]) -> None:
-        """Posture angles and contraction episodes, bin by bin."""
-        if not self._contractions_on:
-            return
-        st = self.state
-        cfg = self.config
-        lf_acc = bins.lf[:, 0:3]
-        band_ms = bins.band.ms[:, 0:3].sum(axis=1).astype(np.float64)
-        # not walking or shaking: a posture can be counted as held (the pull itself may be fast)
-        still = band_ms < cfg.contraction_max_activity_g**2
-        quiet = valid & still  # ...and not turning either: the neutral may learn from it
-        gyro_mean = None
-        if self.has_gyro:
-            gyro_mean = bins.mean[:, 3:6]
-            lf_rot = np.sqrt((bins.lf[:, 3:6].astype(np.float64) ** 2).sum(axis=1))
-            quiet &= lf_rot < cfg.movement_dps
-        pb = self._posture.process(st.posture, bin0, lf_acc, gyro_mean, quiet)
-        dev = np.where(valid, pb.deviation_deg, np.nan)
-        speed = pb.turn_dps
-        idx = np.arange(bin0, bin0 + valid.size)
-        end_s = st.grid.origin_s + (idx + 1) * self.bin_dur_s
-        evs = self._contraction.process(
-            st.contraction, end_s, dev, pb.pitch_deg, pb.roll_deg, pb.yaw_deg, speed, still, band_ms
-        )
-        for e in evs:
-            if e.type == ENDED:
-                self._note_ended(e)
-        events += evs
-        st.status.update(
-            {
-                "deviation_deg": _finite(dev[-1]),
-                "pitch_deg": _finite(pb.pitch_deg[-1]),
-                "roll_deg": _finite(pb.roll_deg[-1]),
-                "yaw_deg": _finite(pb.yaw_deg[-1]),
-            }
-        )
-
-    def _note_ended(self, e: Event) -> None:
-        ep = e.episode
-        if ep.kind == "contraction":
-            self._minutes.add_interval(ep.start_s, ep.end_s, 0, contraction=True)
-        else:
-            self._minutes.add_interval(ep.start_s, ep.end_s, SEVERITY_CLASSES.index(ep.severity))
-
-    def _open_intervals(self) -> list:
-        out = []
-        cur = self._tracker.current(self.state.tracker) if self._tracker else None
-        if cur is not None:
-            ep = self.state.tracker.episode
-            out.append((cur.start_s, ep.last_center_s, SEVERITY_CLASSES.index(cur.severity), False))
-        con = self.state.contraction.episode
-        if con is not None:
-            out.append((con.start_s, con.last_above_s, 0, True))
-        return out
-
-    def _end_open(self, at_s: float, last_data_s: float) -> list[Event]:
-        evs = self._tracker.end_open(self.state.tracker, at_s, last_data_s)
-        evs += self._contraction.end_open(self.state.contraction, at_s, last_data_s)
-        for e in evs:
-            self._note_ended(e)
-        return evs
 
 
 _WORKER: ThreadPoolExecutor | None = None
@@ -604,89 +418,6 @@ def _worker() -> ThreadPoolExecutor:
     return _WORKER
 
 
-def _edges_in_window(joined: dict, w: int, has_gyro: bool, bin_dur_s: float):
-    """Where band power rises (falls) within each window: seconds from the window start.
-
-    The first bin reaching half the median power of the window's second half is the onset;
-    the last bin reaching half the median of its first half is the offset.
-    """
-    ms = joined["ms"]
-    power = np.ascontiguousarray((ms[:, 3:6] if has_gyro else ms[:, 0:3]).sum(axis=1), dtype=np.float64)
-    on_idx, off_idx = _edge_bins(power, w)
-    return on_idx * bin_dur_s, (off_idx + 1) * bin_dur_s
-
-
-@njit(cache=True, nogil=True)
-def _median(a, buf):
-    """Median of a few values, sorted by insertion into ``buf`` (NaN last, as NumPy sorts)."""
-    k = a.size
-    for i in range(k):
-        v = a[i]
-        j = i
-        while j > 0 and (buf[j - 1] > v or (math.isnan(buf[j - 1]) and not math.isnan(v))):
-            buf[j] = buf[j - 1]
-            j -= 1
-        buf[j] = v
-    return buf[k // 2] if k % 2 else 0.5 * (buf[k // 2 - 1] + buf[k // 2])
-
-
-@njit((types.float64[::1], types.int64), cache=True, nogil=True)  # compiled on import
-def _edge_bins(power, w):
-    m = power.size - w + 1
-    half = w // 2
-    on = np.zeros(m, np.int64)
-    off = np.zeros(m, np.int64)
-    buf = np.empty(w)
-    for r in range(m):
-        p = power[r : r + w]
-        ref_on = 0.5 * _median(p[half:], buf)
-        ref_off = 0.5 * _median(p[:half], buf)
-        for i in range(w):  # the first bin at or above (0 if none)
-            if p[i] >= ref_on:
-                on[r] = i
-                break
-        off[r] = w - 1
-        for i in range(w - 1, -1, -1):  # the last bin at or above (the window's last if none)
-            if p[i] >= ref_off:
-                off[r] = i
-                break
-    return on, off
-
-
-def _finite(v) -> float | None:
-    return float(v) if np.isfinite(v) else None
-
-
-def _channel_major(cols: list[np.ndarray]) -> np.ndarray:
-    """The columns as one channels x samples float64 array: a view when they are evenly spaced
-    in memory (the columns of an (n, 3) array, a DataFrame's block), else a copy."""
-    cols = [np.asarray(c, dtype=np.float64) for c in cols]
-    first = cols[0]
-    if first.size and all(c.shape == first.shape and c.strides == first.strides for c in cols):
-        ptrs = [c.__array_interface__["data"][0] for c in cols]
-        step = ptrs[1] - ptrs[0] if len(ptrs) > 1 else 0
-        if all(ptrs[i] == ptrs[0] + i * step for i in range(len(ptrs))):
-            # every element of the view lies in one of the columns: row i is exactly column i
-            return np.lib.stride_tricks.as_strided(first, (len(cols), first.size), (step, first.strides[0]))
-    return np.stack(cols)
-
-
-def _columns(v, n: int, name: str) -> tuple[np.ndarray, ...]:
-    """Three length-n columns from an (n, 3) array-like or a tuple of three columns (views where
-    possible)."""
-    if isinstance(v, tuple) and len(v) == 3 and all(np.ndim(c) == 1 for c in v):
-        cols = tuple(np.asarray(c).reshape(-1) for c in v)
-    else:
-        a = np.asarray(v)
-        if a.ndim != 2 or a.shape[1] != 3:
-            a = a.reshape(-1, 3)
-        cols = (a[:, 0], a[:, 1], a[:, 2])
-    for c in cols:
-        if c.shape[0] != n:
-            raise ValueError(f"{name} has {c.shape[0]} rows but t has {n}")
-    return cols
-
-
 def detect(
     frame: pd.DataFrame,
     sample_rate_hz: float | None = None,
@@ -696,15 +427,27 @@ def detect(
     neutral_g: Sequence[float] | None = None,
     calibrate_s: float | None = None,
 ) -> pd.DataFrame:
-    """Episodes in a recording held in a DataFrame with the canonical columns.
+    """Episodes in a recording held in a DataFrame with the canonical columns (or a mapping of
+    column name to values).
 
     The streaming detector fed once. ``sample_rate_hz`` defaults to ``frame.attrs`` or the
-    median time step.
+    median time step. Rows with a missing or non-finite value are left out and counted (one
+    :class:`InputWarning`; the count is in the result's ``attrs["skipped_samples"]``); time going
+    backwards is an error, since the rows after it would be lost.
     """
+    if not isinstance(frame, pd.DataFrame):
+        if not isinstance(frame, Mapping):
+            raise TypeError(
+                f"detect takes a DataFrame with columns t, acc_x, ... (got {type(frame).__name__})"
+            )
+        frame = pd.DataFrame(dict(frame), copy=False)
     for c in ("t", "acc_x", "acc_y", "acc_z"):
         if c not in frame.columns:
-            raise ValueError(f"frame has no column {c!r}")
-    t = frame["t"].to_numpy(dtype=np.float64)
+            raise ValueError(
+                f"frame has no column {c!r} (need t, acc_x, acc_y, acc_z[, gyro_x, gyro_y, gyro_z])"
+            )
+    t = as_times(frame["t"])
+    _check_order(t)
     if sample_rate_hz is None:
         sample_rate_hz = frame.attrs.get("sample_rate_hz")
     if sample_rate_hz is None:
@@ -714,10 +457,10 @@ def detect(
             raise ValueError("cannot estimate the sample rate: fewer than two increasing times")
         est_hz = 1.0 / float(np.median(d))
         sample_rate_hz = round(est_hz) if est_hz >= 100 else round(est_hz, 1)  # a nominal rate
-    acc = tuple(frame[c].to_numpy() for c in ("acc_x", "acc_y", "acc_z"))  # views, no copies
+    acc = tuple(frame[c] for c in ("acc_x", "acc_y", "acc_z"))  # converted (views) in push
     gyro = None
     if all(c in frame.columns for c in ("gyro_x", "gyro_y", "gyro_z")):
-        gyro = tuple(frame[c].to_numpy() for c in ("gyro_x", "gyro_y", "gyro_z"))
+        gyro = tuple(frame[c] for c in ("gyro_x", "gyro_y", "gyro_z"))
     det = StreamingDetector(
         float(sample_rate_hz),
         placement=placement,
@@ -728,4 +471,29 @@ def detect(
     )
     det.push(t, acc, gyro)
     det.flush()
-    return det.episodes()
+    out = det.episodes()
+    out.attrs["skipped_samples"] = det.skipped
+    if det.skipped:
+        warnings.warn(
+            f"dsp.detect: left out {det.skipped} of {t.size} rows with a missing, non-finite or "
+            "out-of-range value or a repeated time",
+            InputWarning,
+            stacklevel=2,
+        )
+    return out
+
+
+class InputWarning(UserWarning):
+    """Some input samples were left out (they are counted)."""
+
+
+def _check_order(t: np.ndarray) -> None:
+    """Time must not go backwards in a whole recording (a repeated time is only skipped)."""
+    with np.errstate(invalid="ignore"):
+        back = np.flatnonzero(t[1:] < t[:-1])
+    if back.size:
+        i = int(back[0]) + 1
+        raise ValueError(
+            f"t goes backwards at row {i} ({t[i - 1]:.6g} s then {t[i]:.6g} s); sort the frame by t "
+            "or split it into separate recordings"
+        )

@@ -34,6 +34,9 @@ EPISODE_COLUMNS: tuple[str, ...] = (
     "direction",
     "onset_speed_dps",
     "co_contraction",
+    "contraction_id",
+    "detection_path",
+    "confidence",
 )
 
 #: Severity classes, mildest first (as in Apple's Movement Disorder API tremor results).
@@ -78,13 +81,21 @@ class Episode:
     amplitude_dps: float | None = None
     displacement_cm: float | None = None
     severity: str | None = None
-    context: str | None = None  # "rest" | "posture" | "movement"
+    # "rest" | "posture" | "movement"; "within_posture" (dystonic tremor): during the
+    # contraction episode ``contraction_id``
+    context: str | None = None
     # contraction
     peak_angle_deg: float | None = None
     mean_angle_deg: float | None = None
     direction: str | None = None
     onset_speed_dps: float | None = None
     co_contraction: float | None = None
+    # tremor inside a contraction episode: that episode's id (context "within_posture")
+    contraction_id: int | None = None
+    # contraction: "calibrated" (against a calibrated neutral), "adaptive" (against the adaptive
+    # neutral, neck/head) or "uncalibrated" (a limb spasm from its signature); and how sure (0-1)
+    detection_path: str | None = None
+    confidence: float | None = None
 
     @property
     def duration_s(self) -> float:

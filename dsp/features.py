@@ -91,8 +91,8 @@ class BinFeatures:
         lf_bins: int = 4,
         keep_signal: bool = False,
     ) -> None:
-        """``keep_signal``: also return the band-passed samples (the accelerometer-only
-        spectrum check needs them)."""
+        """``keep_signal``: also return the band-passed samples of the last sensor (the
+        gyroscope's where there is one, else the accelerometer's: the spectrum needs them)."""
         self.sos = np.ascontiguousarray(band_sos, dtype=np.float64)
         self.keep_signal = keep_signal
         self.fs = float(sample_rate_hz)
@@ -154,7 +154,7 @@ class BinFeatures:
     ) -> tuple[BandBins, np.ndarray]:
         """Band features and the sub-bin means of the raw samples (one pass, compiled)."""
         ch, n = x.shape
-        y = np.empty((ch, n) if self.keep_signal else (0, 0), dtype=np.float32)
+        y = np.empty((3, n) if self.keep_signal else (0, 0), dtype=np.float32)  # the last sensor's
         ms, m4, n_cyc, s_p, s_p2, cyc_bin, cyc_df, cyc_count, bs.last_filled_k, subs = band_bins(
             x,
             sos,

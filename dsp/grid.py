@@ -10,13 +10,23 @@ A pair further apart than ``gap_s`` is a gap: the grid points inside it are not 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit, types
 
+# Input arrays as the kernels see them: read-only is accepted (a writable array converts to it),
+# so a caller's read-only views (pandas copy-on-write) are read in place.
+_T_IN = types.Array(types.float64, 1, "C", readonly=True)
+_X_IN = types.Array(types.float64, 2, "A", readonly=True)
 HOLE_PERIODS = 2.5  # input samples further apart than this many periods leave a short hole
+#: Sample times beyond +-2**36 s (2,177 years) are not a clock: float64 spacing there is 15 us and
+#: grows with the value, so consecutive samples would merge and time arithmetic stop counting.
+#: Such samples are dropped and counted like non-finite ones.
+MAX_ABS_TIME_S = float(2**36)
+#: Values beyond this (g or deg/s) are corrupt: no accelerometer or gyroscope reads a million, and
+#: the float32 grid must stay finite. Dropped and counted like non-finite ones.
+MAX_ABS_VALUE = 1e6
 
 
 @dataclass
@@ -27,7 +37,7 @@ class GridState:
     origin_s: float | None = None
     last_t: float | None = None
     last_x: np.ndarray | None = None  # (channels,)
-    skipped: int = 0  # input samples dropped: non-finite or not after the previous sample
+    skipped: int = 0  # input samples dropped: non-finite, out of range or not after the previous sample
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,8 @@ def regrid(
     prev_max = -np.inf if state.last_t is None else state.last_t
     t = np.ascontiguousarray(t)
     if not _clean(t, x, float(prev_max)):  # the usual case is clean: nothing to drop
-        finite = np.isfinite(t) & np.isfinite(x).all(axis=0)
+        with np.errstate(invalid="ignore"):
+            finite = (np.abs(t) <= MAX_ABS_TIME_S) & (np.abs(x) <= MAX_ABS_VALUE).all(axis=0)
         state.skipped += int((~finite).sum())
         t, x = t[finite], x[:, finite]
         if t.size == 0:
@@ -114,27 +125,27 @@ def regrid(
 HOLE_ITEM = 1
 
 
-@njit((types.float64[::1], types.float64[:, :], types.float64), cache=True, nogil=True)  # on import
+@njit((_T_IN, _X_IN, types.float64), cache=True, nogil=True)  # on import
 def _clean(t, x, prev_t):
-    """Every time finite and later than the one before (the first later than ``prev_t``),
-    every value finite."""
+    """Every time within +-MAX_ABS_TIME_S and later than the one before (the first later than
+    ``prev_t``), every value within +-MAX_ABS_VALUE (NaN fails every comparison)."""
     last = prev_t
     for i in range(t.size):
         v = t[i]
-        if not (v > last) or not math.isfinite(v):
+        if not (v > last) or not (abs(v) <= MAX_ABS_TIME_S):
             return False
         last = v
     for c in range(x.shape[0]):
         for i in range(x.shape[1]):
-            if not math.isfinite(x[c, i]):
+            if not (abs(x[c, i]) <= MAX_ABS_VALUE):
                 return False
     return True
 
 
 @njit(
     (
-        types.float64[::1],  # t: input times (strictly increasing)
-        types.float64[:, :],  # x: input samples (channels x times; any strides)
+        _T_IN,  # t: input times (strictly increasing)
+        _X_IN,  # x: input samples (channels x times; any strides)
         types.boolean,  # has_prev: a sample came before this chunk
         types.float64,  # last_t: its time
         types.float64[::1],  # last_x: its values

@@ -9,6 +9,7 @@ no later decision can change its bins. Minutes with no data at all are not repor
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, types
@@ -20,7 +21,32 @@ TREMOR0 = 3  # TREMOR0 + severity index (1..4): a candidate window with its own 
 MINUTE_S = 60.0
 
 
+#: Label runs whose minutes are more than this many minutes apart are kept as separate runs (the
+#: minutes between have no data), so memory and loops follow the data, not the time between:
+#: a clock jump of 1e9 s costs nothing.
+JOIN_MINUTES = 2
+
+
+@dataclass
+class _Run:
+    """Bin labels ``status`` for global bin indices ``base .. base + status.size - 1``."""
+
+    base: int
+    status: np.ndarray  # int8 labels (UNSEEN where no window labelled the bin)
+
+    @property
+    def end(self) -> int:
+        return self.base + int(self.status.size)
+
+
 class MinuteAccountant:
+    """Per-bin labels -> per-minute summaries, reported once final.
+
+    The labels are kept as runs of consecutive bins; a minute lies inside one run. Every loop
+    runs over runs and their bins (the data) or over a few minutes found by arithmetic, never
+    over the minutes between two far-apart timestamps.
+    """
+
     def __init__(
         self, bin_dur_s: float, origin_s: float, first_boundary_s: float, delay_s: float, wall_clock
     ) -> None:
@@ -29,8 +55,8 @@ class MinuteAccountant:
         self.m0_s = first_boundary_s  # a minute boundary at or before the first sample
         self.delay_s = delay_s
         self.wall_clock = wall_clock
-        self.base_bin = 0  # global index of status[0]
-        self.status = np.zeros(0, np.int8)
+        self.base_bin = 0  # bins below this are summarised (or were never labelled)
+        self.runs: list[_Run] = []
         self.intervals: list[tuple[float, float, int, bool]] = []  # start, end, severity, contraction
         self.next_minute = 0
 
@@ -38,31 +64,75 @@ class MinuteAccountant:
         """Labels for global bin indices ``bins`` (increasing)."""
         if bins.size == 0:
             return
-        top = int(bins[-1]) + 1 - self.base_bin
-        if top > self.status.size:
-            self.status = np.concatenate((self.status, np.zeros(top - self.status.size, np.int8)))
-        rel = bins - self.base_bin
+        b0, top = int(bins[0]), int(bins[-1]) + 1
+        runs = self.runs
+        if runs and self._minute_of(b0) > self._minute_of(runs[-1].end - 1) + JOIN_MINUTES:
+            # far after the last run: close that run at its minute's end, start a new one
+            last = runs[-1]
+            self._grow(last, self._first_bin(self._minute_of(last.end - 1) + 1))
+        if not runs or self._minute_of(b0) > self._minute_of(runs[-1].end - 1) + JOIN_MINUTES:
+            floor = runs[-1].end if runs else self.base_bin
+            start = max(floor, self._first_bin(self._minute_of(b0)))
+            runs.append(_Run(start, np.zeros(0, np.int8)))
+        run = runs[-1]
+        self._grow(run, top)
+        rel = bins - run.base
         ok = rel >= 0
-        self.status[rel[ok]] = codes[ok]
+        run.status[rel[ok]] = codes[ok]
+
+    @staticmethod
+    def _grow(run: _Run, top: int) -> None:
+        if top > run.end:
+            run.status = np.concatenate((run.status, np.zeros(top - run.end, np.int8)))
 
     def add_interval(self, start_s: float, end_s: float, severity: int, contraction: bool = False) -> None:
         self.intervals.append((start_s, end_s, severity, contraction))
 
     def emit(self, now_s: float, open_intervals: list[tuple[float, float, int, bool]]) -> list[MinuteSummary]:
         """Minutes that are final at stream time ``now_s``."""
-        last = self.next_minute
-        while self._minute_start(last + 1) + self.delay_s <= now_s:
-            last += 1
-        return self._summarise(last, open_intervals)
+        # up to the first minute whose end plus the delay lies after now_s
+        until = self._first_minute(
+            lambda m: self._minute_start(m + 1) + self.delay_s > now_s, now_s - self.delay_s - MINUTE_S
+        )
+        return self._summarise(until, open_intervals)
+
+    def final_before(self, end_s: float, open_intervals) -> list[MinuteSummary]:
+        """Minutes that end at or before ``end_s`` (no later label can fall in them: a gap)."""
+        until = self._first_minute(lambda m: self._minute_start(m + 1) > end_s, end_s - MINUTE_S)
+        return self._summarise(until, open_intervals)
 
     def flush(self, end_s: float, open_intervals) -> list[MinuteSummary]:
-        last = self.next_minute
-        while self._minute_start(last) < end_s:
-            last += 1
-        return self._summarise(last, open_intervals)
+        """All minutes with data that start before ``end_s`` (the end of the stream)."""
+        until = self._first_minute(lambda m: self._minute_start(m) >= end_s, end_s)
+        return self._summarise(until, open_intervals)
+
+    def _first_minute(self, after, at_s: float) -> int:
+        """The first minute ``m >= next_minute`` with ``after(m)`` true (``after`` is monotonic),
+        found from the minute of ``at_s`` by arithmetic and a step or two for rounding."""
+        lo = self.next_minute
+        m = max(lo, math.floor((at_s - self.m0_s) / MINUTE_S) - 1)
+        while m > lo and after(m - 1):
+            m -= 1
+        while not after(m):
+            m += 1
+        return m
 
     def _minute_start(self, m: int) -> float:
         return self.m0_s + m * MINUTE_S
+
+    def _first_bin(self, m: int) -> int:
+        """The first bin whose centre lies in minute ``m`` (as ``_minute_counts`` assigns them)."""
+        return max(0, math.ceil((self._minute_start(m) - self.origin_s) / self.bin_dur_s - 0.5))
+
+    def _minute_of(self, k: int) -> int:
+        """The minute that bin ``k`` counts in."""
+        centre = self.origin_s + (k + 0.5) * self.bin_dur_s
+        m = math.floor((centre - self.m0_s) / MINUTE_S)
+        while m > 0 and self._first_bin(m) > k:
+            m -= 1
+        while self._first_bin(m + 1) <= k:
+            m += 1
+        return m
 
     def _summarise(self, until: int, open_intervals) -> list[MinuteSummary]:
         """Summaries of minutes ``next_minute .. until - 1`` (those with data)."""
@@ -70,47 +140,59 @@ class MinuteAccountant:
         if until <= first:
             return []
         intervals = self.intervals + list(open_intervals)
-        iv = np.array(intervals, dtype=np.float64).reshape(-1, 4)
-        counts, contraction, seen = _minute_counts(
-            self.status,
-            int(self.base_bin),
-            float(self.origin_s),
-            float(self.bin_dur_s),
-            float(self.m0_s),
-            int(first),
-            int(until),
-            np.ascontiguousarray(iv),
-        )
+        iv = np.ascontiguousarray(np.array(intervals, dtype=np.float64).reshape(-1, 4))
         per_bin = self.bin_dur_s / MINUTE_S
         out = []
-        for j, m in enumerate(range(first, until)):
-            if not seen[j]:  # no data in this minute
+        for run in self.runs:
+            if not run.status.size:
                 continue
-            c = counts[j].tolist()
-            fractions = {k: 0.0 for k in SEVERITY_CLASSES}
-            fractions["none"] = float(c[NONE] * per_bin)
-            for i, k in enumerate(SEVERITY_CLASSES[1:], start=1):
-                fractions[k] = float(c[TREMOR0 + i] * per_bin)
-            known = sum(fractions.values())
-            a_s = self._minute_start(m)
-            out.append(
-                MinuteSummary(
-                    minute_start_s=a_s,
-                    start_time=self.wall_clock(a_s),
-                    fractions={k: round(v, 6) for k, v in fractions.items()},
-                    unknown_frac=round(max(0.0, 1.0 - known), 6),
-                    contraction_frac=round(float(contraction[j] * per_bin), 6),
-                )
+            lo = max(first, self._minute_of(run.base))
+            hi = min(until, self._minute_of(run.end - 1) + 1)
+            if lo >= hi:
+                continue
+            counts, contraction, seen = _minute_counts(
+                run.status,
+                int(run.base),
+                float(self.origin_s),
+                float(self.bin_dur_s),
+                float(self.m0_s),
+                int(lo),
+                int(hi),
+                iv,
             )
+            for j, m in enumerate(range(lo, hi)):
+                if not seen[j]:  # no data in this minute
+                    continue
+                out.append(self._summary(m, counts[j].tolist(), float(contraction[j] * per_bin)))
         # forget what no later minute needs
+        hi_bin = self._first_bin(until)
+        for run in self.runs:
+            drop = max(0, min(hi_bin - run.base, run.status.size))
+            run.status = run.status[drop:]
+            run.base += drop
+        end = self.runs[-1].end if self.runs else self.base_bin
+        self.base_bin = max(self.base_bin, min(hi_bin, end))
+        self.runs = [r for r in self.runs if r.status.size]
         b_s = self._minute_start(until)
-        hi = max(0, math.ceil((b_s - self.origin_s) / self.bin_dur_s - 0.5))
-        drop = max(0, min(hi - self.base_bin, self.status.size))
-        self.status = self.status[drop:]
-        self.base_bin += drop
         self.intervals = [v for v in self.intervals if v[1] >= b_s]
         self.next_minute = until
         return out
+
+    def _summary(self, m: int, c: list[int], contraction_frac: float) -> MinuteSummary:
+        per_bin = self.bin_dur_s / MINUTE_S
+        fractions = {k: 0.0 for k in SEVERITY_CLASSES}
+        fractions["none"] = float(c[NONE] * per_bin)
+        for i, k in enumerate(SEVERITY_CLASSES[1:], start=1):
+            fractions[k] = float(c[TREMOR0 + i] * per_bin)
+        known = sum(fractions.values())
+        a_s = self._minute_start(m)
+        return MinuteSummary(
+            minute_start_s=a_s,
+            start_time=self.wall_clock(a_s),
+            fractions={k: round(v, 6) for k, v in fractions.items()},
+            unknown_frac=round(max(0.0, 1.0 - known), 6),
+            contraction_frac=round(contraction_frac, 6),
+        )
 
 
 @njit(

@@ -22,6 +22,8 @@ the sensor x axis made horizontal, left = up x forward):
              thumb side goes down, pronation)
   yaw   > 0: rotation about the vertical turning forward toward left (neck: torticollis left;
              wrist: radial deviation). See ``dsp.contraction.DIRECTIONS``.
+
+The compiled loops (offset, fusion, heading, angles) are in ``dsp.posture_kernels``.
 """
 
 from __future__ import annotations
@@ -31,180 +33,28 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit, types
 
 from dsp.heading import HeadingState, HeadingTracker
+from dsp.posture_kernels import NO_BLOCK, Q_SCALE, _angles, _orient
 
-RAD = math.pi / 180.0
-Q_SCALE = 1e6  # fixed-point scale of block statistics
-NO_BLOCK = -(1 << 62)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _apply_bias(pending, bias, bias_w, cap_bins):
-    """Fold a block's still-time mean into the running offset estimate."""
-    k = pending[4]
-    if k == 0:
-        return
-    w_old = min(bias_w, cap_bins)
-    for j in range(3):
-        m = pending[1 + j] / (Q_SCALE * k)
-        old = bias[j] if bias[j] == bias[j] else 0.0
-        bias[j] = (old * w_old + m * k) / (w_old + k)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _weight(pending, bias_w, cap_bins):
-    k = pending[4]
-    return bias_w if k == 0 else min(bias_w, cap_bins) + k
-
-
-@njit(cache=True, nogil=True)  # compiled as part of _orient, its only caller
-def _track_bias(
-    blocks,  # (n,) int64 block of each bin
-    steady,  # (n,) bool: quiet and not tilting (a candidate for still time)
-    w,  # (n, 3) float64 mean angular rate per bin
-    wq,  # (n, 3) int64 the same in fixed point
-    open_sums,  # (4,) int64 still-time sums of the block being summed (updated)
-    pending,  # (5,) int64 [block, sums] of the finished block waiting to be applied (updated)
-    bias,  # (3,) float64 current bias, NaN when none yet (updated)
-    scal,  # [block being summed, weight (bins) behind the bias] (updated)
-    dt,
-    cap_bins,  # the running mean forgets beyond this many bins of still time
-    still_dps,
-    still_unknown_dps,
-    heading_after_s,
-):
-    """Gyroscope offset per bin: the mean rate over still time, from blocks at least two
-    blocks back (a block's sums are applied when the block after next begins), so a turn
-    in progress never pulls the offset it is judged against."""
-    n = blocks.shape[0]
-    out = np.zeros((n, 3))  # zero until there is an estimate
-    has = np.zeros(n, np.bool_)
-    known = np.zeros(n, np.bool_)
-    cur = np.int64(scal[0])
-    bias_w = scal[1]
-    for i in range(n):
-        b = blocks[i]
-        if b != cur:
-            if cur != NO_BLOCK:
-                # the finished block waits; an older waiting one is due now or earlier
-                if pending[0] != NO_BLOCK:
-                    _apply_bias(pending, bias, bias_w, cap_bins)
-                    bias_w = _weight(pending, bias_w, cap_bins)
-                pending[0] = cur
-                pending[1:] = open_sums
-            if pending[0] != NO_BLOCK and pending[0] <= b - 2:
-                _apply_bias(pending, bias, bias_w, cap_bins)
-                bias_w = _weight(pending, bias_w, cap_bins)
-                pending[0] = NO_BLOCK
-            cur = b
-            open_sums[:] = 0
-        lim = still_unknown_dps
-        if bias[0] == bias[0]:
-            out[i] = bias
-            has[i] = True
-            known[i] = bias_w * dt >= heading_after_s
-            lim = still_dps
-        d0 = w[i, 0] - (bias[0] if has[i] else 0.0)
-        d1 = w[i, 1] - (bias[1] if has[i] else 0.0)
-        d2 = w[i, 2] - (bias[2] if has[i] else 0.0)
-        if steady[i] and math.sqrt(d0 * d0 + d1 * d1 + d2 * d2) < lim:
-            open_sums[0] += wq[i, 0]
-            open_sums[1] += wq[i, 1]
-            open_sums[2] += wq[i, 2]
-            open_sums[3] += 1
-    scal[0] = cur
-    scal[1] = bias_w
-    return out, has, known
-
-
-@njit(
-    (
-        types.float64[:, ::1],  # g_acc: unit gravity direction from the accelerometer (NaN: unknown)
-        types.boolean[::1],  # ok: g_acc known
-        types.float64[:, ::1],  # w: mean angular rate per bin, deg/s
-        types.int64[:, ::1],  # wq: the same in fixed point
-        types.boolean[::1],  # quiet
-        types.int64[::1],  # blocks
-        types.float64[::1],  # prev_g: last bin's g_acc (NaN: none) (updated)
-        types.float64[::1],  # zi: complementary-filter state (NaN: not started) (updated)
-        types.int64[::1],  # bias open sums (updated)
-        types.int64[::1],  # bias pending block (updated)
-        types.float64[::1],  # bias (updated)
-        types.float64[::1],  # [block, bias weight, heading] (updated)
-        types.float64[::1],  # [dt, beta, still_tilt_dps, cap_bins, still_dps, still_unknown_dps,
-        #                      heading_after_s]
-    ),
-    cache=True,
-    nogil=True,
-)  # compiled (or loaded from the cache) on import
-def _orient(g_acc, ok, w, wq, quiet, blocks, prev_g, zi, open_sums, pending, bias_now, scal, par):
-    """With a gyroscope: the offset-corrected rate, the fused gravity direction (a
-    complementary filter, gyro-propagated and pulled toward the accelerometer's direction)
-    and the integrated heading. Returns ``(g, w_c, yaw, known)``."""
-    dt, beta = par[0], par[1]
-    n = g_acc.shape[0]
-    # still candidates: quiet, and the accelerometer's direction is not changing
-    steady = np.zeros(n, np.bool_)
-    for i in range(n):
-        if i == 0:
-            p0, p1, p2 = prev_g[0], prev_g[1], prev_g[2]
-        else:
-            p0, p1, p2 = g_acc[i - 1, 0], g_acc[i - 1, 1], g_acc[i - 1, 2]
-        d = g_acc[i, 0] * p0 + g_acc[i, 1] * p1 + g_acc[i, 2] * p2
-        if d > 1.0:
-            d = 1.0
-        elif d < -1.0:
-            d = -1.0
-        tilt_rate = math.degrees(math.acos(d)) / dt  # NaN if either is unknown
-        steady[i] = quiet[i] and ok[i] and tilt_rate < par[2]
-    prev_g[:] = g_acc[n - 1]
-    bias, has_bias, known = _track_bias(
-        blocks, steady, w, wq, open_sums, pending, bias_now, scal, dt, par[3], par[4], par[5], par[6]
-    )
-    w_c = w - bias
-    g = np.full((n, 3), np.nan)
-    started = zi[0] == zi[0]
-    for i in range(n):
-        if not started:
-            # the filter starts at the first known direction (the same bin whatever the chunking)
-            if not ok[i]:
-                continue
-            started = True
-            for c in range(3):
-                zi[c] = beta * g_acc[i, c]
-        if ok[i]:
-            r0, r1, r2 = g_acc[i, 0], g_acc[i, 1], g_acc[i, 2]
-        else:
-            r0 = r1 = r2 = 0.0
-        a0, a1, a2 = w_c[i, 0] * RAD, w_c[i, 1] * RAD, w_c[i, 2] * RAD
-        # d(gravity)/dt = -omega x gravity in the sensor frame
-        d0 = -(a1 * r2 - a2 * r1) * dt
-        d1 = -(a2 * r0 - a0 * r2) * dt
-        d2 = -(a0 * r1 - a1 * r0) * dt
-        y0 = (beta * d0 + (1 - beta) * r0) + zi[0]
-        y1 = (beta * d1 + (1 - beta) * r1) + zi[1]
-        y2 = (beta * d2 + (1 - beta) * r2) + zi[2]
-        zi[0], zi[1], zi[2] = beta * y0, beta * y1, beta * y2
-        if ok[i]:
-            norm = math.sqrt(y0 * y0 + y1 * y1 + y2 * y2)
-            g[i, 0], g[i, 1], g[i, 2] = y0 / norm, y1 / norm, y2 / norm
-    yaw = np.empty(n)
-    heading = scal[2]
-    for i in range(n):
-        if not has_bias[i]:
-            # until the offset is known the fused direction drifts (offset x fusion time
-            # constant): the accelerometer's own direction is the better estimate then
-            g[i, 0], g[i, 1], g[i, 2] = g_acc[i, 0], g_acc[i, 1], g_acc[i, 2]
-        rate_up = 0.0  # deg/s about the vertical
-        for c in range(3):
-            if g[i, c] == g[i, c]:
-                rate_up += w_c[i, c] * g[i, c]
-        heading += rate_up * dt  # integrated strictly in order (chunk-invariant)
-        yaw[i] = heading
-    scal[2] = heading
-    return g, w_c, yaw, known
+#: Only turns are integrated into the heading: a turn starts when the rate about the vertical
+#: reaches TURN_START_DPS (above the head's slow sway, 0.1-0.5 Hz of a few degrees, which seldom
+#: turns faster than ~6 deg/s) and lasts until it falls under TURN_END_DPS, so its slow tails
+#: count. Between turns the rate is sway plus the gyroscope offset error (up to ~1 deg/s while the
+#: offset is being learnt), which would otherwise drift a held turn by tens of degrees a minute.
+TURN_START_DPS = 7.0
+TURN_END_DPS = 2.0
+#: Still time behind the offset estimate before the heading is trusted. Short: with only turns integrated a
+#: rough offset (error under TURN_END_DPS) already gives a usable heading, and a heading
+#: that starts late, inside a held turn, mistakes the return for a turn the other way.
+HEADING_AFTER_S = 2.0
+#: Bins before the heading comes into use that are kept to re-integrate with the first usable
+#: offset (s): the offset takes 20-40 s of still time to learn, and a turn held since then (a
+#: torticollis in the first minute) must be measured from where it started.
+PRE_HEADING_KEEP_S = 120.0
+#: Quiet blocks in another far posture tolerated while a held posture is counted towards adoption
+#: (a 10-30 s spasm or gesture between stretches of the same new resting posture).
+FAR_MISS_BLOCKS = 3
 
 
 @dataclass
@@ -213,6 +63,10 @@ class PostureState:
 
     zi_grav: np.ndarray | None = None  # complementary-filter state, one per gravity component
     yaw_deg: float = 0.0  # integrated heading
+    turning: bool = False  # the head (limb) is in a turn about the vertical (see TURN_START_DPS)
+    heading_armed: bool = False  # the heading is in use (first known outside a turn; see _orient)
+    pre_w: np.ndarray | None = None  # (m, 3) rates of the bins before the heading came into use
+    pre_g: np.ndarray | None = None  # ...and their gravity directions (re-integrated once it does)
     bias_dps: np.ndarray | None = None  # gyroscope bias estimate
     neutral_g: np.ndarray | None = None  # unit gravity direction of the neutral posture
     calibrated: bool = False
@@ -232,6 +86,7 @@ class PostureState:
     post_done: deque = field(default_factory=deque)
     far_blocks: int = 0  # consecutive blocks spent quietly away from neutral in one posture
     far_g: np.ndarray | None = None
+    far_miss: int = 0  # consecutive quiet blocks away from both the neutral and far_g
 
 
 @dataclass
@@ -244,6 +99,8 @@ class PostureBins:
     deviation_deg: np.ndarray  # total deviation (tilt and yaw combined); NaN until neutral known
     rate_dps: np.ndarray  # angular speed of the deviation
     turn_dps: np.ndarray  # angular speed from the gyroscope (bias removed), else rate_dps
+    bias_dps: np.ndarray | None = None  # (n, 3) the gyroscope offset removed in each bin
+    heading_deg: np.ndarray | None = None  # the integrated heading itself (turns only; NaN: unknown)
 
 
 class PostureEstimator:
@@ -258,7 +115,7 @@ class PostureEstimator:
         still_dps: float = 8.0,
         still_unknown_dps: float = 15.0,
         still_tilt_dps: float = 2.0,
-        heading_after_s: float = 15.0,
+        heading_after_s: float = HEADING_AFTER_S,
         near_neutral_deg: float = 10.0,
         adopt_after_s: float = 300.0,
     ) -> None:
@@ -295,6 +152,8 @@ class PostureEstimator:
         """After a gap the filter restarts, and the heading is taken to be neutral again
         (the gyroscope saw nothing of the gap)."""
         st.zi_grav = None
+        st.heading_armed = False
+        st.pre_w = st.pre_g = None
         self.heading.reset(st.heading)
         st.prev_dev = math.nan
         st.prev_g = None
@@ -320,6 +179,7 @@ class PostureEstimator:
         seg_start = np.flatnonzero(np.r_[True, blocks[1:] != blocks[:-1]])
         seg_end = np.r_[seg_start[1:], n]
 
+        was_armed = st.heading_armed
         if self.has_gyro:
             w = np.ascontiguousarray(gyro_mean, dtype=np.float64)
             wq_all = np.round(w * Q_SCALE).astype(np.int64)
@@ -329,7 +189,9 @@ class PostureEstimator:
                 st.bias_pending = np.zeros(5, np.int64)
                 st.bias_pending[0] = NO_BLOCK
             bias_now = np.full(3, np.nan) if st.bias_dps is None else np.array(st.bias_dps, dtype=np.float64)
-            scal = np.array([float(st.bias_block), st.bias_w, st.yaw_deg])
+            scal = np.array(
+                [float(st.bias_block), st.bias_w, st.yaw_deg, float(st.turning), float(st.heading_armed)]
+            )
             prev_g = np.full(3, np.nan) if st.prev_g is None else np.array(st.prev_g, dtype=np.float64)
             zi = np.full(3, np.nan) if st.zi_grav is None else np.array(st.zi_grav, dtype=np.float64)
             g, w_c, yaw, known = _orient(
@@ -354,6 +216,8 @@ class PostureEstimator:
                         self.still_dps,
                         self.still_unknown_dps,
                         self.heading_after_s,
+                        TURN_START_DPS,
+                        TURN_END_DPS,
                     ],
                     dtype=np.float64,
                 ),
@@ -361,6 +225,8 @@ class PostureEstimator:
             st.bias_block = int(scal[0])
             st.bias_w = float(scal[1])
             st.yaw_deg = float(scal[2])
+            st.turning = bool(scal[3])
+            st.heading_armed = bool(scal[4])
             st.bias_dps = None if np.isnan(bias_now[0]) else bias_now
             st.prev_g = prev_g
             st.zi_grav = None if np.isnan(zi[0]) else zi
@@ -396,7 +262,12 @@ class PostureEstimator:
         )
         if self.has_gyro:
             # no heading until the gyroscope offset is known: it would drift by the offset
-            yaw_dev = self.heading.process(st.heading, np.where(known, yaw, np.nan))
+            k = 0
+            if not was_armed:
+                yaw, k = self._first_heading(st, yaw, known, w, g, w - w_c)
+            heading = np.where(known, yaw, np.nan)
+            yaw_dev = np.full(n, np.nan)
+            yaw_dev[k:] = self.heading.process(st.heading, heading[k:])
             yaw_dev[~np.isfinite(tilt)] = np.nan
             dev = np.sqrt(tilt**2 + np.nan_to_num(yaw_dev) ** 2)
         else:
@@ -405,9 +276,40 @@ class PostureEstimator:
         rate = np.abs(np.diff(np.r_[st.prev_dev, dev])) / self.dt
         st.prev_dev = float(dev[-1])
         turn = np.sqrt((w_c * w_c).sum(axis=1)) if self.has_gyro else rate
-        return PostureBins(g, pitch, roll, yaw_dev, tilt, dev, rate, turn)
+        bias = (w - w_c) if self.has_gyro else None
+        return PostureBins(
+            g, pitch, roll, yaw_dev, tilt, dev, rate, turn, bias, heading if self.has_gyro else None
+        )
 
     # --- internals ------------------------------------------------------------------
+    def _first_heading(self, st: PostureState, yaw, known, w, g, bias) -> tuple[np.ndarray, int]:
+        """Until the heading comes into use its bins are kept; when it does (bin k), they are
+        re-integrated (turns only) with the offset known then, the excursion's reference is
+        followed through them, and the heading from k on continues from theirs. A turn held since
+        before (a torticollis at the start of a recording) is then measured from where it began,
+        and its return is a return, not a turn the other way."""
+        on = np.flatnonzero(known)
+        k = int(on[0]) if on.size else yaw.size
+        keep = max(1, int(round(PRE_HEADING_KEEP_S / self.dt)))
+        pre_w = w[:k] if st.pre_w is None else np.concatenate((st.pre_w, w[:k]))
+        pre_g = g[:k] if st.pre_g is None else np.concatenate((st.pre_g, g[:k]))
+        st.pre_w, st.pre_g = pre_w[-keep:].copy(), pre_g[-keep:].copy()
+        if k == yaw.size:
+            return yaw, k
+        kept_w, kept_g = st.pre_w, st.pre_g
+        st.pre_w = st.pre_g = None
+        if not kept_w.shape[0]:
+            return yaw, k
+        past = _turns(kept_w, kept_g, bias[k], self.dt)
+        before = yaw[k - 1] if k > 0 else yaw[k]  # no turn is integrated in the bin it comes into use
+        shift = float(past[-1] - before)
+        out = yaw.copy()
+        out[k:] += shift
+        st.yaw_deg += shift
+        self.heading.reset(st.heading)
+        self.heading.process(st.heading, past)  # the reference, followed through the kept bins
+        return out, k
+
     def _neutral_frame(self, st: PostureState) -> np.ndarray:
         """The neutral frame (``_frame``), computed once per neutral (neutral_g is replaced,
         never changed in place)."""
@@ -440,7 +342,10 @@ class PostureEstimator:
     def _update_neutral(self, st: PostureState, s: np.ndarray) -> None:
         frac = int(s[3]) / self.block_bins
         if st.calibrated or frac < 0.5:
-            st.far_blocks, st.far_g = 0, None  # not a quiet block: no held posture to learn
+            if st.far_g is not None and st.far_miss < FAR_MISS_BLOCKS and not st.calibrated:
+                st.far_miss += 1  # a moment of movement between stretches of the held posture
+            else:
+                st.far_blocks, st.far_g, st.far_miss = 0, None, 0  # no held posture to learn
             return
         m = s[:3].astype(np.float64)
         m /= math.sqrt(float(m @ m))
@@ -451,14 +356,37 @@ class PostureEstimator:
             alpha = min(1.0, frac * self.block_s / self.neutral_tau_s)
             ng = st.neutral_g + alpha * (m - st.neutral_g)
             st.neutral_g = ng / np.linalg.norm(ng)
-            st.far_blocks, st.far_g = 0, None
+            st.far_blocks, st.far_g, st.far_miss = 0, None, 0
             return
         same = st.far_g is not None and _angle_deg(m, st.far_g) < self.near_neutral_deg
-        st.far_blocks = st.far_blocks + 1 if same else 1
-        st.far_g = m
+        if same:
+            st.far_blocks += 1
+            st.far_miss = 0
+        elif st.far_g is not None and st.far_miss < FAR_MISS_BLOCKS:
+            # one block elsewhere (a spasm, a gesture) does not undo the held posture's count
+            st.far_miss += 1
+        else:
+            st.far_blocks, st.far_g, st.far_miss = 1, m, 0
         if st.far_blocks >= self.adopt_blocks:
             st.neutral_g = m
-            st.far_blocks, st.far_g = 0, None
+            st.far_blocks, st.far_g, st.far_miss = 0, None, 0
+
+
+def _turns(w: np.ndarray, g: np.ndarray, bias: np.ndarray, dt: float) -> np.ndarray:
+    """Heading (deg, from 0) over bins of rates ``w`` and gravity ``g`` with offset ``bias``,
+    integrating turns only (as ``_orient`` does). The first offset estimate can still be off by a
+    few deg/s (slow turns in its still time); about the vertical, what is left of it is the
+    median rate over these bins (turns are brief, most of the time the head is not turning)."""
+    up = np.nansum((w - bias) * g, axis=1)
+    up -= float(np.median(up))
+    out = np.empty(up.size)
+    heading, turning = 0.0, False
+    for i, r in enumerate(up.tolist()):
+        turning = abs(r) >= (TURN_END_DPS if turning else TURN_START_DPS)
+        if turning:
+            heading += r * dt
+        out[i] = heading
+    return out
 
 
 def _seg_sums(v: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
@@ -477,28 +405,3 @@ def _frame(up: np.ndarray) -> np.ndarray:
     f = x - float(x @ up) * up
     f /= np.linalg.norm(f)
     return np.stack((up, f, np.cross(up, f)))
-
-
-@njit(
-    (types.float64[:, ::1], types.float64[:, :, ::1], types.int64[::1], types.int64[::1], types.int64),
-    cache=True,
-    nogil=True,
-)  # compiled (or loaded from the cache) on import
-def _angles(g, frames, seg_start, seg_end, known_from):
-    """Pitch, roll and tilt (deg) of gravity directions ``g`` in the neutral frame of each
-    block (``_frame`` rows; NaN where the neutral is unknown or before bin ``known_from``)."""
-    n = g.shape[0]
-    pitch = np.full(n, np.nan)
-    roll = np.full(n, np.nan)
-    tilt = np.full(n, np.nan)
-    for j in range(seg_start.size):
-        f = frames[j]
-        for i in range(max(seg_start[j], known_from), seg_end[j]):
-            # components along up, forward, left
-            gu = f[0, 0] * g[i, 0] + f[0, 1] * g[i, 1] + f[0, 2] * g[i, 2]
-            gf = f[1, 0] * g[i, 0] + f[1, 1] * g[i, 1] + f[1, 2] * g[i, 2]
-            gl = f[2, 0] * g[i, 0] + f[2, 1] * g[i, 1] + f[2, 2] * g[i, 2]
-            pitch[i] = math.degrees(math.atan2(-gf, gu))
-            roll[i] = math.degrees(math.atan2(-gl, gu))
-            tilt[i] = math.degrees(math.acos(min(max(gu, -1.0), 1.0))) if gu == gu else np.nan
-    return pitch, roll, tilt

@@ -26,6 +26,11 @@ FREQ_STEP_HZ = 0.02
 FREQ_BINS = 1500  # 0 .. 30 Hz
 DF_STEP_HZ = 0.02
 DF_BINS = 1001  # -10 .. +10 Hz
+#: The start event's frequency is the median over the candidate windows that end within this
+#: long before it (the episode's own and the oscillation just before it, which passed the
+#: continuing checks but not yet the stricter start): an irregular tremor's frequency wanders
+#: by ~0.5 Hz within seconds, so 1 s of windows is a poor estimate of the episode's.
+START_ESTIMATE_S = 4.0
 
 
 def displacement_cm(acc_rms_g: float | np.ndarray, freq_hz: float | np.ndarray):
@@ -78,8 +83,13 @@ class EpisodeAcc:
 class TrackerState:
     run: EpisodeAcc | None = None  # candidate windows not yet an episode
     run_len: int = 0
+    run_large: bool = False  # the run has a window of voluntary size (needs the longer hold)
     episode: EpisodeAcc | None = None
     misses: int = 0
+    # frequencies of the trailing run of candidate windows (at most START_ESTIMATE_S of them)
+    cand_tail_hz: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rhythm_n: int = 0  # windows in the current run of narrow-band rhythm (dsp.rhythm)
+    rhythm_hz: float = math.nan  # ...and its running frequency
 
 
 @dataclass
@@ -99,6 +109,9 @@ class WindowBatch:
     offset_in_s: np.ndarray  # where it stops within the window (s from its start)
     cycle_win: np.ndarray  # window index of each cycle-to-cycle frequency change (sorted)
     cycle_df_hz: np.ndarray
+    voluntary_size: np.ndarray  # displacement as large as voluntary rhythmic movement's
+    sustained: np.ndarray | None = None  # the window continues a sustained rhythm (dsp.rhythm)
+    rhythm_for_s: np.ndarray | None = None  # ...which began this long before the window's end
 
 
 class TremorTracker:
@@ -117,6 +130,8 @@ class TremorTracker:
         self.window_s = window_s
         self.start_n = max(1, int(round(config.start_hold_s / bin_s)))
         self.end_n = max(1, int(round(config.end_hold_s / bin_s)))
+        self.large_n = max(self.start_n, int(round(config.voluntary_size_start_hold_s / bin_s)))
+        self.tail_n = max(self.start_n, int(round(START_ESTIMATE_S / bin_s)))
         self.has_gyro = has_gyro
         self.wall_clock = wall_clock  # callable: stream seconds -> ISO string or None
         self.next_id = next_id  # callable: a new episode id (shared with contractions)
@@ -132,6 +147,13 @@ class TremorTracker:
         scand = wb.start_candidate
         scand_idx = np.flatnonzero(scand)
         snon_idx = np.flatnonzero(~scand)
+        large_idx = np.flatnonzero(wb.voluntary_size)
+        sus_idx = np.flatnonzero(wb.sustained) if wb.sustained is not None else np.zeros(0, np.int64)
+        # the trailing run of candidate windows before each window, carried across batches
+        tail = st.cand_tail_hz
+        ext_hz = np.concatenate((tail, wb.freq_hz))
+        run_len = _run_lengths(np.concatenate((np.ones(tail.size, np.bool_), cand)))
+        o = tail.size
         i = 0
         while i < m:
             if st.episode is not None:
@@ -175,22 +197,41 @@ class TremorTracker:
             if st.run is None:
                 w_start = wb.end_s[i] - self.window_s
                 start = w_start if wb.first_after_break[i] else w_start + wb.onset_in_s[i]
+                if wb.sustained is not None and wb.sustained[i]:  # the rhythm's own start
+                    start = min(start, w_start - float(wb.rhythm_for_s[i]))
                 st.run = EpisodeAcc(first_start_s=start, last_end_s=wb.end_s[i], last_center_s=start)
+                st.run_large = False
             need = self.start_n - st.run_len
+            if st.run_large or _next(large_idx, i, m) < min(k, i + need):
+                # an oscillation of voluntary size: it must persist longer (strokes come in bouts)
+                st.run_large = True
+                need = self.large_n - st.run_len
+                # ...unless it has shown itself a sustained rhythm: that is the longer hold
+                s = _next(sus_idx, i + max(self.start_n - st.run_len, 1) - 1, m)
+                if s < min(k, i + need):
+                    need = s - i + 1
             if k - i >= need:
                 self._accumulate(st.run, wb, i, i + need)
                 ep = st.run
                 ep.episode_id = self.next_id()
                 ep.detected_at_s = float(wb.end_s[i + need - 1])
                 st.episode, st.run, st.run_len, st.misses = ep, None, 0, 0
-                events.append(self._event(STARTED, ep, ep.detected_at_s))
+                e = o + i + need - 1  # the window that starts it
+                n = min(int(run_len[e]), self.tail_n)
+                start_hz = float(np.median(ext_hz[e - n + 1 : e + 1])) if n > 0 else None
+                events.append(self._event(STARTED, ep, ep.detected_at_s, freq_hz=start_hz))
                 ep.last_update_s = ep.detected_at_s
                 i = i + need
             else:
                 self._accumulate(st.run, wb, i, k)
                 st.run_len += k - i
                 i = k
+        self._keep_tail(st, ext_hz, run_len)
         return events
+
+    def _keep_tail(self, st: TrackerState, ext_hz: np.ndarray, run_len: np.ndarray) -> None:
+        n = min(int(run_len[-1]), self.tail_n) if run_len.size else 0
+        st.cand_tail_hz = ext_hz[ext_hz.size - n :].copy()
 
     def end_open(self, st: TrackerState, at_s: float, last_data_s: float) -> list[Event]:
         """End an open episode because the data stops (gap or end of stream) at ``last_data_s``."""
@@ -229,11 +270,15 @@ class TremorTracker:
         st.episode, st.misses = None, 0
         return Event(ENDED, float(at_s), episode=done)
 
-    def _event(self, kind: str, ep: EpisodeAcc, at_s: float) -> Event:
-        return Event(kind, float(at_s), episode=self._episode(ep, open_=True))
+    def _event(self, kind: str, ep: EpisodeAcc, at_s: float, freq_hz: float | None = None) -> Event:
+        return Event(kind, float(at_s), episode=self._episode(ep, open_=True, freq_hz=freq_hz))
 
-    def _episode(self, ep: EpisodeAcc, open_: bool, end_s: float | None = None) -> Episode:
+    def _episode(
+        self, ep: EpisodeAcc, open_: bool, end_s: float | None = None, freq_hz: float | None = None
+    ) -> Episode:
         freq = _hist_quantile(ep.freq_hist, 0.5) * FREQ_STEP_HZ + FREQ_STEP_HZ / 2
+        if freq_hz is not None and math.isfinite(freq_hz):  # the start event's longer estimate
+            freq = freq_hz
         q1 = _hist_quantile(ep.df_hist, 0.25)
         q3 = _hist_quantile(ep.df_hist, 0.75)
         tsi = (q3 - q1) * DF_STEP_HZ if ep.df_hist.sum() >= 4 else None
@@ -314,6 +359,14 @@ def _histograms(freq_hist, df_hist, context_counts, freq_hz, context, df_hz):
     for v in df_hz:
         k = int(np.rint(v / DF_STEP_HZ)) + mid
         df_hist[min(max(k, 0), top)] += 1
+
+
+def _run_lengths(flags: np.ndarray) -> np.ndarray:
+    """Per element: how many consecutive True elements end there (0 where False)."""
+    n = flags.size
+    idx = np.arange(1, n + 1)
+    last_false = np.maximum.accumulate(np.where(flags, 0, idx))
+    return np.where(flags, idx - last_false, 0)
 
 
 def _next(idx: np.ndarray, i: int, m: int) -> int:

@@ -13,7 +13,8 @@ The rules, in order (all thresholds in :class:`~dsp.config.DetectorConfig`):
    vibration and toothbrushing are mostly translation and fail this.
 4. Accelerometer only: the window's power must concentrate near one frequency
    (``start_min_concentration`` to start, ``min_concentration`` to continue), which road
-   vibration does not.
+   vibration does not; or, for a jerky waveform whose harmonics spoil the cycle test, near one
+   fundamental and its harmonics (``PERIODIC_MIN_COMB``).
 5. Wrist or hand: a large (>= ``voluntary_rhythm_min_g``) oscillation below
    ``voluntary_rhythm_max_hz`` with the forearm pointing up (x gravity >= ``hand_raised_g``) is
    rhythmic voluntary activity near the face (toothbrushing, eating), not tremor.
@@ -21,6 +22,11 @@ The rules, in order (all thresholds in :class:`~dsp.config.DetectorConfig`):
    oscillation that dominates the movement (band RMS >= ``kinetic_ratio`` x slow RMS), is very
    regular (CV <= ``kinetic_max_cv``) and faster than the harmonics of gait and gestures
    (>= ``kinetic_min_hz``) counts as kinetic tremor.
+7. Rhythmic voluntary movement: an oscillation of voluntary size (displacement >=
+   ``voluntary_min_displacement_cm``) counts only when narrow-band
+   (``SUSTAINED_MIN_CONCENTRATION``), and not when its mechanics are a voluntary stroke's
+   (``_voluntary_rhythm``). ``WindowResult.narrow`` marks the windows that may continue a
+   *sustained rhythm* (:mod:`dsp.rhythm`), which is tremor whatever its size.
 """
 
 from __future__ import annotations
@@ -31,9 +37,29 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, types
 
-CONC_RESOLUTION_HZ = 0.2  # frequency resolution of the spectrum check
-EDGE_MARGIN_HZ = 0.3  # cycle frequencies this far outside the bands still count (estimates wobble)
+from dsp.spectrum import (  # noqa: F401  (re-exported: tests and callers import them from here)
+    CONC_RESOLUTION_HZ,
+    EDGE_MARGIN_HZ,
+    SUBHARMONIC_MIN_POWER_RATIO_ACC,
+    SUBHARMONIC_MIN_POWER_RATIO_GYRO,
+    _concentration,
+)
 
+#: A large oscillation shows in the slow components by up to ~6 % of its band RMS: the 1 s Hann
+#: filter's leak (dsp.features, ~3 %) and the gravity re-projection of a 10-20 deg turn. That is
+#: not movement of the limb (the sustained-rhythm test discounts it).
+TREMOR_LEAK_TO_SLOW = 0.06
+#: A sinusoidal rhythm keeps this share of its band power within 1 Hz of the fundamental; a
+#: stroke whose second harmonic is 10 % of its travel puts ~16 % of its acceleration power there.
+SUSTAINED_MIN_CONCENTRATION = 0.9
+#: Accelerometer only: a window whose band power lies this much within 1 Hz of one fundamental
+#: and its 2nd and 3rd harmonics is a periodic oscillation even when the harmonics' extra zero
+#: crossings fail the cycle test (a jerky tremor: acceleration weights the 2nd harmonic 4x).
+#: Broadband vibration, typing and gestures stay under it; a 3-line comb 2 Hz wide per line.
+PERIODIC_MIN_COMB = 0.85
+PERIODIC_START_MIN_COMB = 0.9  # ...and to start an episode
+
+G_MPS2 = 9.80665  # standard gravity
 MOVEMENT, POSTURE, REST = 2, 1, 0
 CONTEXT_NAMES = ("rest", "posture", "movement")
 
@@ -68,6 +94,15 @@ class WindowResult:
     gyro_ms: np.ndarray  # (deg/s)^2, NaN without gyro
     axis: np.ndarray  # channel whose cycles gave the frequency
     gravity: np.ndarray  # (n, 3) mean slow acceleration, g
+    voluntary_size: np.ndarray  # displacement amplitude >= voluntary_min_displacement_cm
+    concentration: np.ndarray | None = None  # band power near the fundamental (0 where not computed)
+    periodicity: np.ndarray | None = None  # ...near the fundamental and its 2nd and 3rd harmonics
+    voluntary_rhythm: np.ndarray | None = None  # the mechanics of a voluntary stroke (see below)
+    lf_std: np.ndarray | None = None  # slow acceleration variation, g
+    # a narrow-band oscillation of a still limb (its own leak discounted): may be a sustained
+    # rhythm (dsp.rhythm), which is tremor whatever its size
+    narrow: np.ndarray | None = None
+    narrow_start: np.ndarray | None = None  # ...regular enough to start an episode
 
 
 @dataclass
@@ -160,40 +195,29 @@ def _window_stats(valid, ms, m4, n_cycles, sum_period, sum_period_sq, lf, w, fs)
     return ok, ms_w, osc, gravity, lf_std, lf_rot
 
 
-def _concentration(y: np.ndarray, w: int, which: np.ndarray, fs: float, lo_hz: float, hi_hz: float):
-    """Fraction of band power within +/- 1 Hz of the spectral peak, and the peak frequency,
-    for windows ``which`` (0 and NaN elsewhere)."""
-    out = np.zeros(which.shape)
-    peak_hz = np.full(which.shape, np.nan)
-    idx = np.flatnonzero(which)
-    if idx.size == 0:
-        return out, peak_hz
-    nbins, ch, bin_n = y.shape
-    n = w * bin_n
-    seg = y[idx[:, None] + np.arange(w)[None, :]]  # (k, w, ch, bin_n)
-    seg = seg.transpose(0, 2, 1, 3).reshape(idx.size, ch, n) * np.hanning(n).astype(np.float32)
-    nfft = 1 << int(math.ceil(math.log2(fs / CONC_RESOLUTION_HZ)))
-    nfft = max(nfft, 1 << int(math.ceil(math.log2(n))))
-    p = np.abs(np.fft.rfft(seg, nfft, axis=-1)) ** 2
-    p = p.sum(axis=1)  # all axes
-    f = np.fft.rfftfreq(nfft, 1.0 / fs)
-    band = (f >= lo_hz - 0.5) & (f <= hi_hz + 0.5)
-    pb = p[:, band]
-    fb = f[band]
-    k = np.argmax(pb, axis=1)
-    peak = fb[k]
-    near = np.abs(fb[None, :] - peak[:, None]) <= 1.0
-    # parabolic interpolation of the peak between spectral bins
-    rows = np.arange(k.size)
-    left = pb[rows, np.maximum(k - 1, 0)]
-    mid = pb[rows, k]
-    right = pb[rows, np.minimum(k + 1, fb.size - 1)]
+def _displacement_cm(acc_rms: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """Zero-to-peak displacement of a sinusoid of this RMS acceleration (g) and frequency."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[idx] = (pb * near).sum(axis=1) / pb.sum(axis=1)
-        denom = left - 2 * mid + right
-        delta = np.where(denom < 0, 0.5 * (left - right) / denom, 0.0)
-    peak_hz[idx] = peak + np.clip(delta, -0.5, 0.5) * (f[1] - f[0])
-    return out, peak_hz
+        return math.sqrt(2.0) * acc_rms * G_MPS2 / (2.0 * math.pi * freq) ** 2 * 100.0
+
+
+def _voluntary_rhythm(acc_rms: np.ndarray, gyro_rms: np.ndarray | None, freq: np.ndarray, cfg) -> np.ndarray:
+    """Windows whose oscillation is a voluntary rhythmic movement, from the limb's mechanics.
+
+    The displacement amplitude a / (2 pi f)^2 says how far the hand travels. Tremor turns the
+    hand about the wrist or the forearm's axis: the acceleration per angular acceleration, the
+    effective radius sqrt(r^2 + (g / w^2)^2) for a lever r, stays within a hand's length.
+    Toothbrushing, stirring, scratching and clapping carry the hand through centimetres with the
+    elbow or shoulder (a radius of tens of cm) or translate it, so a large oscillation with a long
+    effective radius is voluntary. Without a gyroscope the lever is unseen and only a displacement
+    beyond the moderate-tremor range says voluntary."""
+    w = 2.0 * math.pi * freq
+    disp_cm = _displacement_cm(acc_rms, freq)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if gyro_rms is None:
+            return disp_cm >= cfg.acc_only_voluntary_displacement_cm
+        radius_cm = acc_rms * G_MPS2 / (np.radians(gyro_rms) * w) * 100.0
+        return (disp_cm >= cfg.voluntary_min_displacement_cm) & ~(radius_cm < cfg.distal_max_radius_cm)
 
 
 def decide(
@@ -254,12 +278,6 @@ def decide(
 
     osc_ok, gyro_ok = oscillating(cfg.max_period_cv)
     start_ok, _ = oscillating(cfg.start_max_period_cv)
-    if inp.y is not None:
-        # Without a gyroscope, translational vibration (a vehicle) can pass the cycle checks;
-        # a tremor concentrates its power near one frequency, broadband vibration does not.
-        conc, peak_hz = _concentration(inp.y, w, osc_ok & valid, sample_rate_hz, band_lo_hz, band_hi_hz)
-        osc_ok &= conc >= cfg.min_concentration
-        start_ok &= conc >= cfg.start_min_concentration
     if has_gyro:
         use_g = gyro_ok | ~osc_ok  # the gyroscope's view wherever it qualifies (no gravity term)
         freq = np.where(use_g, osc_g.freq, osc_a.freq)
@@ -267,18 +285,58 @@ def decide(
         axis = np.where(use_g, osc_g.axis, osc_a.axis)
     else:
         freq, cv, axis = osc_a.freq, osc_a.cv, osc_a.axis
-        if inp.y is not None:
-            # the spectral peak is a better frequency estimate than the accelerometer's
-            # zero crossings (gravity and harmonics add crossings)
-            freq = np.where(np.isfinite(peak_hz), peak_hz, freq)
     with np.errstate(invalid="ignore"):
         moving = (lf_std > cfg.movement_rms_g) | (lf_rot > cfg.movement_dps)
-        kinetic_ok = (
-            (cv <= cfg.kinetic_max_cv)
-            & (freq >= cfg.kinetic_min_hz)
-            & (acc_rms >= cfg.kinetic_ratio * lf_std)
+        # kinetic tremor: an oscillation that dominates the movement and is very regular...
+        steady = (cv <= cfg.kinetic_max_cv) & (acc_rms >= cfg.kinetic_ratio * lf_std)
+        # still but for the oscillation's own leak into the slow components
+        still = lf_std <= cfg.movement_rms_g + TREMOR_LEAK_TO_SLOW * acc_rms
+        if has_gyro:
+            still &= lf_rot <= cfg.movement_dps + TREMOR_LEAK_TO_SLOW * gyro_rms
+    peak_hz = np.full(acc_ms.shape, np.nan)
+    conc = np.zeros(acc_ms.shape)
+    comb = np.zeros(acc_ms.shape)
+    if inp.y is not None:
+        # The band signal's spectrum (the gyroscope's where there is one: no gravity term), for
+        # the windows that can still be tremor.
+        need = valid & osc_ok & (~moving | steady | still)
+        if not has_gyro:
+            # ...and, without a gyroscope, any oscillation of tremor size: a jerky waveform's
+            # harmonics add zero crossings that hide its rhythm from the cycle test
+            with np.errstate(invalid="ignore"):
+                maybe = (
+                    (acc_rms >= cfg.min_rms_g)
+                    & (osc_a.n >= cfg.min_cycles)
+                    & (osc_a.kurtosis <= cfg.max_kurtosis)
+                )
+            need |= valid & maybe & (~moving | steady | still)
+        ratio = SUBHARMONIC_MIN_POWER_RATIO_GYRO if has_gyro else SUBHARMONIC_MIN_POWER_RATIO_ACC
+        # with a gyroscope, its strongest axis carries the rotation (a third of the work)
+        one = osc_g.axis - 3 if has_gyro else None
+        conc, comb, peak_hz = _concentration(
+            inp.y, w, need, sample_rate_hz, band_lo_hz, band_hi_hz, ratio, one
         )
-    cand = valid & osc_ok & (~moving | kinetic_ok)
+        if not has_gyro:
+            # Without a gyroscope, translational vibration (a vehicle) can pass the cycle checks;
+            # a tremor concentrates its power near one frequency, broadband vibration does not.
+            # A jerky (non-sinusoidal) tremor concentrates it on the fundamental's harmonics.
+            with np.errstate(invalid="ignore"):
+                in_band = (peak_hz >= band_lo_hz - EDGE_MARGIN_HZ) & (peak_hz <= band_hi_hz + EDGE_MARGIN_HZ)
+            osc_ok = (osc_ok & (conc >= cfg.min_concentration)) | (in_band & (comb >= PERIODIC_MIN_COMB))
+            start_ok = (start_ok & (conc >= cfg.start_min_concentration)) | (
+                in_band & (comb >= PERIODIC_START_MIN_COMB)
+            )
+    # the spectral fundamental is a better frequency estimate than zero crossings (gravity,
+    # harmonics and the noise before an onset add crossings)
+    freq = np.where(np.isfinite(peak_hz), peak_hz, freq)
+    with np.errstate(invalid="ignore"):
+        kinetic_ok = steady & (freq >= cfg.kinetic_min_hz)  # ...faster than gait and gestures
+    vol = _voluntary_rhythm(acc_rms, gyro_rms if has_gyro else None, freq, cfg)
+    large = _displacement_cm(acc_rms, freq) >= cfg.voluntary_min_displacement_cm
+    # An oscillation of voluntary size is tremor only as a narrow-band (sinusoidal) rhythm:
+    # voluntary strokes are non-sinusoidal, their harmonics spread the power (dsp.rhythm).
+    vol |= large & ~(conc >= SUSTAINED_MIN_CONCENTRATION)
+    cand = valid & osc_ok & (~moving | kinetic_ok) & ~vol
     if limb:
         # Hand raised toward the face (forearm pointing up) with a large slow oscillation: brushing
         # teeth, eating, combing. Rhythmic voluntary activity, not tremor (a heuristic: the
@@ -290,6 +348,9 @@ def decide(
                 & (acc_rms >= cfg.voluntary_rhythm_min_g)
                 & (freq < cfg.voluntary_rhythm_max_hz)
             )
+    narrow = valid & osc_ok & still & (conc >= SUSTAINED_MIN_CONCENTRATION) & np.isfinite(freq)
+    if limb:
+        narrow &= ~face
         cand &= ~face
     start_cand = cand & start_ok
     # a strong tremor leaks a little (< 1 %) into the slow components: discount it
@@ -307,4 +368,11 @@ def decide(
         gyro_ms=gyro_ms,
         axis=axis,
         gravity=gravity,
+        voluntary_size=large,
+        concentration=conc,
+        periodicity=comb,
+        voluntary_rhythm=vol,
+        lf_std=lf_std,
+        narrow=narrow,
+        narrow_start=narrow & start_ok,
     )

@@ -22,14 +22,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from firmware_bridge.capture import CaptureWriter
-from firmware_bridge.protocols.base import Protocol
-from firmware_bridge.samples import SampleBlock
+from firmware_bridge.io.capture import CaptureWriter
+from firmware_bridge.protocols.base import MAX_CLOCK_LEAD_S, DecodedBatch, Protocol
+from firmware_bridge.samples import SampleBlock, plausible_rows
 from firmware_bridge.timestamps import LinkGap, SessionClock
 from firmware_bridge.transports.base import (
     Transport,
@@ -60,12 +60,15 @@ class LiveStats:
     malformed: int = 0  # payloads/frames/lines that could not be decoded
     crc_errors: int = 0
     skipped_bytes: int = 0
+    implausible: int = 0  # frames or samples with an impossible rate or timestamp (rejected)
     battery_pct: float | None = None
     nominal_rate_hz: float | None = None
     effective_rate_hz: float | None = None  # samples over the span of session time
     recent_rate_hz: float | None = None  # over the last few seconds of wall time
     drift_ppm: float | None = None
     lost_samples: int = 0
+    bad_samples: int = 0  # decoded samples not finite or beyond any sensor's range (dropped)
+    skipped_time: int = 0  # decoded samples not after the one before (a repeated timestamp; dropped)
     gaps: list[dict] = field(default_factory=list)
     last_error: str = ""
 
@@ -133,6 +136,7 @@ class LiveSource:
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         self._pending_n = 0
         self._pending_since = 0.0
+        self._last_t = -np.inf  # session time of the last sample passed on
         self._ready: list[SampleBlock] = []
         if capture is not None:
             transport.on_payload = capture.write
@@ -153,6 +157,7 @@ class LiveSource:
         c = self.protocol.counters
         s.dropped = self.transport.dropped
         s.malformed, s.crc_errors, s.skipped_bytes = c.malformed, c.crc_errors, c.skipped_bytes
+        s.implausible = c.implausible
         if c.last_error:
             s.last_error = s.last_error or c.last_error
         s.battery_pct = self.protocol.battery_pct
@@ -223,7 +228,7 @@ class LiveSource:
                     self._pending_span() >= self.min_block_s or now - self._pending_since >= self.min_block_s
                 ):
                     last_beat = now
-                    yield self._take_pending()
+                    yield from self._flush_pending()  # split-off blocks too: none wait behind
                 elif now - last_beat >= HEARTBEAT_S:
                     last_beat = now
                     yield self._take_pending() or _EMPTY
@@ -242,16 +247,32 @@ class LiveSource:
     def _decode(self, payload, now: float) -> None:
         """Decode one payload into the pending block (session times assigned, gaps noted)."""
         self._stats.payloads += 1
-        for batch in self.protocol.feed(payload):
-            t = self.clock.map(batch)
+        for batch in (run for b in self.protocol.feed(payload) for run in _increasing_runs(b)):
+            t = self.clock.map(batch)  # every decoded sample keeps its place in time...
             self._report_gaps()
             if not len(t):
                 continue
-            if self._pending_n and (batch.gyro is None) != (self._pending[0][2] is None):
-                self._ready.append(self._take_pending())  # acc-only and acc+gyro never mix
+            acc, gyro = batch.acc, batch.gyro
+            ok = plausible_rows(t, acc, gyro)  # ...but a corrupt one never enters a block
+            bad = int(ok.size - np.count_nonzero(ok))
+            # ...nor one not after the sample before it (a repeated device timestamp)
+            with np.errstate(invalid="ignore"):
+                later = t > np.maximum.accumulate(np.concatenate(([self._last_t], t[:-1])))
+            late = int(np.count_nonzero(ok & ~later))
+            ok &= later
+            if bad or late:
+                self._stats.bad_samples += bad
+                self._stats.skipped_time += late
+                t, acc = t[ok], acc[ok]
+                gyro = None if gyro is None else gyro[ok]
+                if not len(t):
+                    continue
+            self._last_t = float(t[-1])
+            if self._pending_n and (gyro is None) != (self._pending[0][2] is None):
+                self._ready.append(self._pack_pending())  # acc-only and acc+gyro never mix
             if not self._pending_n:
                 self._pending_since = now
-            self._pending.append((t, batch.acc, batch.gyro))
+            self._pending.append((t, acc, gyro))
             self._pending_n += len(t)
             self._count_recent(now, len(t))
 
@@ -259,9 +280,16 @@ class LiveSource:
         return float(self._pending[-1][0][-1] - self._pending[0][0][0])
 
     def _take_pending(self) -> SampleBlock | None:
-        """The pending samples as one block (earlier split-off blocks first), or None."""
+        """The next block: earlier split-off blocks first, then the pending samples; or None."""
         if self._ready:
             return self._ready.pop(0)
+        return self._pack_pending()
+
+    def _pack_pending(self) -> SampleBlock | None:
+        """The pending samples (all of one kind: acc-only or acc+gyro) as one block, or None.
+
+        Only the pending samples: a split-off block waiting in ``_ready`` is never mixed in (the
+        mode can switch again before it is taken)."""
         if not self._pending_n:
             return None
         parts = self._pending
@@ -294,6 +322,9 @@ class LiveSource:
     def _connect(self, first: bool) -> Iterator[SampleBlock]:
         """Open the link, retrying with backoff; yields heartbeats while waiting."""
         delay, max_delay = self.backoff_s
+        cap = getattr(self.transport, "retry_max_s", None)
+        if cap is not None:  # a link that is cheap to probe is retried often (serial replug)
+            delay, max_delay = min(delay, cap), min(max_delay, cap)
         began = time.monotonic()
         while not self._stop.is_set():
             if self._deadline is not None and time.monotonic() >= self._deadline:
@@ -371,3 +402,26 @@ class LiveSource:
         self._close_quietly()
         self._stats.state = "stopped"
         self._report_gaps()
+
+
+def _increasing_runs(batch: DecodedBatch) -> list[DecodedBatch]:
+    """The batch split where its sensor clock steps back (a device restarting mid-payload) or
+    leaps further ahead than buffering explains, so the session clock sees (and re-anchors) each
+    break; one batch in the usual case."""
+    st = batch.sensor_t
+    if st is None or len(st) < 2:
+        return [batch]
+    step = np.diff(st)
+    back = np.flatnonzero((step < 0) | (step > MAX_CLOCK_LEAD_S)) + 1
+    if not back.size:
+        return [batch]
+    cuts = [0, *back.tolist(), len(st)]
+    return [
+        replace(
+            batch,
+            acc=batch.acc[a:b],
+            gyro=None if batch.gyro is None else batch.gyro[a:b],
+            sensor_t=st[a:b],
+        )
+        for a, b in zip(cuts[:-1], cuts[1:])
+    ]

@@ -5,21 +5,28 @@ stream time and, when ``speed`` is given, releases each block when a live
 sensor would have delivered its last sample, at ``speed`` times real time.
 Deadlines are computed from one monotonic start instant, so sleeping never
 accumulates drift; a consumer that falls behind catches up without sleeping.
-Gaps in the recording are replayed as silence, like a live sensor.
+Gaps in the recording are replayed as silence, like a live sensor. :meth:`ReplaySource.stop`
+(safe from a signal handler or another thread) cuts a pacing wait short and ends the
+iteration after the block in hand.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
 
-from firmware_bridge.recording import ReadStats, RecordingReader
+from firmware_bridge.io.recording import ReadStats, RecordingReader
 from firmware_bridge.samples import SampleBlock
+
+#: Longest single wait while pacing (s): a gap of any length is waited out in such slices,
+#: since one wait of an implausible length (1e12 s) overflows the platform's time_t.
+PACE_WAIT_SLICE_S = 60.0
 
 
 class ReplaySource:
@@ -45,12 +52,18 @@ class ReplaySource:
         if isinstance(path_or_reader, (str, os.PathLike)):
             self.reader = RecordingReader(path_or_reader)
             self._owns_reader = True
-        else:  # an open reader: RecordingReader, or one like it (firmware_bridge.bids.BidsMotionReader)
+        else:  # an open reader: RecordingReader, or one like it (firmware_bridge.io.bids.BidsMotionReader)
             self.reader = path_or_reader
             self._owns_reader = False
         self.speed = None if speed is None else float(speed)
         self.block_s = float(block_s)
         self._progress = 0.0
+        self._stop = threading.Event()
+        self._carry: SampleBlock | None = None  # samples cut off the last block, not yet yielded
+
+    def stop(self) -> None:
+        """End the iteration at the next block (a pacing wait returns at once)."""
+        self._stop.set()
 
     # Pass-throughs so a session runner can treat this like a live source.
     @property
@@ -91,9 +104,19 @@ class ReplaySource:
 
     def _cut(self) -> Iterator[tuple[SampleBlock, float]]:
         """Blocks covering [origin + k*block_s, origin + (k+1)*block_s), with progress."""
+        before = self.reader.progress
+        try:
+            yield from self._cut_blocks(before)
+        except Exception:  # a bad row: its error follows the samples before it (issue 14)
+            if self._carry is not None and len(self._carry):
+                yield self._carry, before
+            raise
+        finally:
+            self._carry = None
+
+    def _cut_blocks(self, before: float) -> Iterator[tuple[SampleBlock, float]]:
         origin: float | None = None
         carry: SampleBlock | None = None
-        before = self.reader.progress
         for big in self.reader.blocks():
             after = self.reader.progress
             if origin is None:
@@ -113,8 +136,9 @@ class ReplaySource:
             for lo, hi in zip(cuts[:-2], cuts[1:-1]):
                 done = min(max((hi - n_carry) / len(big), 0.0), 1.0)
                 yield _slice(joined, lo, hi), before + (after - before) * done
-            carry = _slice(joined, cuts[-2], cuts[-1])
+            carry = self._carry = _slice(joined, cuts[-2], cuts[-1])
             before = after
+        self._carry = None
         if carry is not None and len(carry):
             yield carry, 1.0
 
@@ -122,13 +146,15 @@ class ReplaySource:
         start_wall: float | None = None
         origin = 0.0
         for block, progress in blocks:
+            if self._stop.is_set():
+                return
             if self.speed is not None:
                 if start_wall is None:
                     start_wall, origin = time.monotonic(), float(block.t[0])
                 due = start_wall + (float(block.t[-1]) - origin) / self.speed
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                while (delay := due - time.monotonic()) > 0:  # in slices: a huge gap must not overflow
+                    if self._stop.wait(min(delay, PACE_WAIT_SLICE_S)):
+                        return
             self._progress = progress
             yield block
         self._progress = 1.0

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from firmware_bridge.recording import write_recording, write_recording_blocks
+from firmware_bridge.io.recording import write_recording, write_recording_blocks
 from firmware_bridge.simulation.activities import Scene
 from firmware_bridge.simulation.body import make_body
 from firmware_bridge.simulation.groundtruth import (
@@ -268,7 +268,7 @@ def simulate_to_file(
     Byte-for-byte the same files as :func:`write_simulation` of :func:`simulate`
     for the same arguments. ``progress(fraction)`` is called after each block
     (the CLI drives its progress bar with it). The recording is written by
-    :func:`firmware_bridge.recording.write_recording_blocks`: to a temporary
+    :func:`firmware_bridge.io.recording.write_recording_blocks`: to a temporary
     name renamed into place, owner-only like every recording.
     """
     stream = iter_simulation(scenario, duration_s, seed, sample_rate_hz, gyro, **overrides)

@@ -212,6 +212,12 @@ class SessionClock:
             lost = self._seq_lost(batch)
             jump = t[0] - prev_t
             period = 1.0 / self.nominal_rate_hz if self.nominal_rate_hz else None
+            if lost and period and reason is None:
+                # the sensor clock is consistent: a sequence number claiming a loss that the
+                # timestamps do not show (more than a frame apart) is a corrupt counter
+                by_time = max(0, int(round(jump / period)) - 1)
+                if abs(lost - by_time) > len(st):
+                    lost = by_time
             if reason is None and self._reconnected and (jump > 1.5 * (period or 0.0) or lost):
                 reason = "disconnected"  # any hole across a reconnection, however short
             if reason is None and lost:

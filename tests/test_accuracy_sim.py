@@ -193,12 +193,13 @@ def test_not_tremor(scenario, gyro):
         fp, tn = fp + c[2], tn + c[3]
     spec = tn / (tn + fp)
     if not gyro and scenario == "toothbrushing":
-        # Known limit: without a gyroscope, toothbrushing with the forearm only slightly raised
-        # looks like a strong 3-5 Hz tremor; the hand-to-face rule catches most of it.
-        assert spec >= 0.75, spec
+        # Without a gyroscope, toothbrushing with the forearm only slightly raised looks like a
+        # strong 3-5 Hz tremor; the hand-to-face rule and the narrow-band rule for oscillations
+        # of voluntary size catch most of it (measured 0.986).
+        assert spec >= 0.93, spec
     elif not gyro and scenario == "vehicle":
         # Known limit: without a gyroscope, road vibration is told apart by its spread
-        # spectrum only.
+        # spectrum only (measured 0.966).
         assert spec >= 0.9, spec
     else:
         assert spec >= 0.97, spec

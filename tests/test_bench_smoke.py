@@ -153,7 +153,7 @@ def test_gap_detection_for_paradigma() -> None:
 
 requires_paradigma = pytest.mark.skipif(
     paradigma_adapter.installed_version() is None,
-    reason='ParaDigMa is not installed (python -m pip install -e ".[bench]")',
+    reason="ParaDigMa is not installed here (it needs pandas < 3; bench_detect.py runs it in its own venv)",
 )
 requires_verily = pytest.mark.skipif(
     not (REAL_DATA / "pd_wrist_verily_12min.csv").is_file(),

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from bridge_helpers import reference_stream, sample_ids
 
-from firmware_bridge.capture import CaptureError, CaptureWriter, read_capture, read_header
-from firmware_bridge.capture_decode import decode_capture
+from firmware_bridge.io.capture import CaptureError, CaptureWriter, read_capture, read_header
+from firmware_bridge.io.capture_decode import decode_capture
 from firmware_bridge.live import LiveSource
 from firmware_bridge.protocols.reference import ReferenceFrameProtocol
 from firmware_bridge.transports.base import RawPayload, TransportEnded, TransportLost

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from review_helpers import Page, session_start, simulated_session
 
 from tremorscope.cli import main
-from tremorscope.diary import DIARY_KINDS, add_note, clean_text, list_notes, notes_table, parse_when
-from tremorscope.report import build_report
+from tremorscope.review.diary import DIARY_KINDS, add_note, clean_text, list_notes, notes_table, parse_when
+from tremorscope.review.report import build_report
 from tremorscope.store import Store, schema_version
 
 CET = timezone(timedelta(hours=1))
@@ -114,9 +114,10 @@ def test_note_and_notes_commands(tmp_path: Path) -> None:
         ["note", "levodopa 100 mg", "--kind", "medication", "--at", "2024-03-01 08:00+01:00", "--db", db]
     )
     assert r.exit_code == 0, r.output
-    assert "noted #1 at 2024-03-01 08:00 +0100 (medication): levodopa 100 mg" in r.output
+    assert "noted #1 at 2024-03-01 08:00 +0100 (Fri 01 Mar 2024; medication): levodopa 100 mg" in r.output
+    assert "no recording covers that time" in r.output and "outside recordings" in r.output
     r = _cli(["note", "felt tired", "--kind", "FATIGUE", "--at", "2024-03-02T18:30:00+01:00", "--db", db])
-    assert r.exit_code == 0 and "(fatigue)" in r.output
+    assert r.exit_code == 0 and "; fatigue)" in r.output
     r = _cli(["notes", "--db", db])
     assert r.exit_code == 0 and "levodopa 100 mg" in r.output and "felt tired" in r.output
     r = _cli(["notes", "--db", db, "--format", "json", "--kind", "fatigue"])
@@ -172,3 +173,48 @@ def test_diary_entries_show_in_the_report(tmp_path: Path) -> None:
     when = (start + timedelta(seconds=30)).strftime("%H:%M")
     assert f"2 {when} medication: levodopa 100 mg" in page.section("timeline")  # the day's caption
     assert len(DIARY_KINDS) == 7
+
+
+def test_note_says_which_day_and_whether_a_recording_covers_it(tmp_path: Path) -> None:
+    """`--at 08:30` typed just after midnight is yesterday's; `note` says so, and says when a
+    recording covers the time."""
+    from tremorscope.review.diary import covering_session, describe_day, recorded_spans
+
+    now = datetime(2024, 3, 2, 0, 10, tzinfo=timezone(timedelta(hours=1)))
+    at = parse_when("08:30", now=now)
+    assert at == datetime(2024, 3, 1, 8, 30, tzinfo=now.tzinfo)
+    assert describe_day(at, now) == "yesterday, Fri 01 Mar"
+    assert describe_day(now, now) == "today"
+    db = tmp_path / "log.db"
+    with Store(db) as store:
+        sid = simulated_session(store, tmp_path / "rec", "rest_tremor", 30)
+        start = session_start(store, sid)
+        spans = recorded_spans(store)
+        assert covering_session(spans, start + timedelta(seconds=10)) == sid
+        assert covering_session(spans, start - timedelta(minutes=1)) is None
+    inside = (start + timedelta(seconds=10)).isoformat()
+    r = _cli(["note", "took levodopa", "--kind", "medication", "--at", inside, "--db", str(db)])
+    assert r.exit_code == 0 and f"during session {sid}" in r.output, r.output
+
+
+def test_notes_outside_every_recording_are_listed_and_marked(tmp_path: Path) -> None:
+    """A note on a day without any recording (yesterday's dose) is in the all-sessions report's
+    diary and on a timeline of its own day, marked outside recordings; one during the recording
+    is not marked."""
+    with Store(tmp_path / "log.db") as store:
+        sid = simulated_session(store, tmp_path / "rec", "rest_tremor", 60)
+        start = session_start(store, sid)
+        add_note(store, "during", "medication", start + timedelta(seconds=30))
+        add_note(store, "yesterday's dose", "medication", start - timedelta(days=1))
+        out = build_report(store, tmp_path / "report.html")
+    page = Page(out.read_text(encoding="utf-8"))
+    rows = page.tables["diary-table"]
+    assert rows[0][-1] == "recording"
+    assert [(r[3], r[4]) for r in rows[1:]] == [
+        ("yesterday's dose", "outside recordings"),
+        ("during", f"session {sid}"),
+    ]
+    timeline = page.section("timeline")
+    day_before = (start - timedelta(days=1)).strftime("%A %d %B %Y")
+    assert day_before in timeline  # the day without a recording has its own timeline
+    assert "yesterday's dose (outside recordings)" in timeline and "during (outside" not in timeline

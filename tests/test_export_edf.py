@@ -15,9 +15,9 @@ from review_helpers import raw_arrays, session_start, simulated_session
 
 from firmware_bridge.samples import SampleBlock
 from tremorscope.cli import main
-from tremorscope.diary import add_note
-from tremorscope.export_edf import ANNOTATION_CHARS, episode_annotation, export_edf
-from tremorscope.exports import ExportError
+from tremorscope.exports.base import ExportError
+from tremorscope.exports.edf import ANNOTATION_CHARS, episode_annotation, export_edf
+from tremorscope.review.diary import add_note
 from tremorscope.store import Store
 
 
@@ -31,6 +31,8 @@ def _read(path: Path) -> dict:
             "fs": list(r.getSampleFrequencies()),
             "signals": [r.readSignal(i) for i in range(n)],
             "step": [(r.getPhysicalMaximum(i) - r.getPhysicalMinimum(i)) / 65535 for i in range(n)],
+            "phys_min": [r.getPhysicalMinimum(i) for i in range(n)],
+            "transducers": [r.getTransducer(i) for i in range(n)],
             "annotations": r.readAnnotations(),
             "start": r.getStartdatetime(),
             "equipment": r.getEquipment(),
@@ -64,8 +66,9 @@ def test_evenly_sampled_session_round_trips_exactly_within_quantisation(tmp_path
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     edf = _read(path)
     assert edf["filetype"] == pyedflib.FILETYPE_EDFPLUS
-    assert edf["labels"] == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    assert edf["labels"] == [f"MISC {c}" for c in ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")]
     assert edf["dims"] == ["g"] * 3 + ["deg/s"] * 3
+    assert [x.split()[1] for x in edf["transducers"]] == ["accelerometer"] * 3 + ["gyroscope"] * 3
     assert edf["fs"] == [100.0] * 6
     assert edf["start"] == start.replace(tzinfo=None, microsecond=0)
     assert edf["equipment"] == "tremorscope simulator"
@@ -94,7 +97,8 @@ def test_evenly_sampled_session_round_trips_exactly_within_quantisation(tmp_path
 
 
 def test_uneven_timestamps_and_gaps(tmp_path: Path) -> None:
-    """Jittered samples land on the grid by interpolation; a 3 s hole is 0 and annotated."""
+    """Jittered samples land on the grid by interpolation; a 3 s hole holds each channel's
+    physical minimum, below every real sample, and is annotated."""
     rng = np.random.default_rng(5)
     t = np.arange(0, 20, 0.02) + rng.normal(0, 0.002, 1000)
     t.sort()
@@ -110,7 +114,7 @@ def test_uneven_timestamps_and_gaps(tmp_path: Path) -> None:
         (path,) = export_edf(store, tmp_path / "out", session_id=sid)
     assert path == tmp_path / "out" / f"session-{sid}.edf"
     edf = _read(path)
-    assert edf["labels"] == ["acc_x", "acc_y", "acc_z"] and edf["fs"] == [50.0] * 3
+    assert edf["labels"] == ["MISC acc_x", "MISC acc_y", "MISC acc_z"] and edf["fs"] == [50.0] * 3
     grid = raw_t[0] + np.arange(len(edf["signals"][0])) / 50.0
     inside = grid <= raw_t[-1]
     gap = (grid > raw_t[raw_t < 1008.0][-1]) & (grid < raw_t[raw_t > 1011.0][0])
@@ -118,7 +122,13 @@ def test_uneven_timestamps_and_gaps(tmp_path: Path) -> None:
         want = np.interp(grid, raw_t, raw_acc[:, c])
         ok = inside & ~gap
         assert np.abs(edf["signals"][c][ok] - want[ok]).max() <= edf["step"][c] * 1.01
-        assert np.all(np.abs(edf["signals"][c][gap]) <= edf["step"][c])  # 0 inside the gap
+        sig = edf["signals"][c]
+        # the gap holds the physical minimum, clearly below every real sample (not 0 g)
+        assert gap.sum() > 100 and np.all(np.abs(sig[gap] - edf["phys_min"][c]) <= edf["step"][c])
+        margin = raw_acc[:, c].min() - edf["phys_min"][c]
+        assert margin >= 0.05 * np.ptp(raw_acc[:, c]), (c, margin)
+        assert np.all(sig[~gap & inside] > edf["phys_min"][c] + 0.5 * margin)
+        assert np.all(np.abs(sig[~inside] - edf["phys_min"][c]) <= edf["step"][c])  # padding too
     onsets, durations, texts = edf["annotations"]
     gaps = [(float(o), float(d)) for o, d, s in zip(onsets, durations, texts, strict=True) if s == "data gap"]
     assert len(gaps) == 1
@@ -175,3 +185,49 @@ def test_edf_errors_and_command(tmp_path: Path) -> None:
         ],
     )
     assert r.exit_code == 1 and "already exists" in r.output
+
+
+def test_out_path_means_what_it_looks_like(tmp_path: Path) -> None:
+    """`x.edf` is that file, a folder gets default names, `x.txt` is refused (no folder made)."""
+    db = tmp_path / "log.db"
+    with Store(db) as store:
+        simulated_session(store, tmp_path / "rec", "rest_tremor", 20)
+
+    def run(out: Path) -> object:
+        return CliRunner().invoke(main, ["export", "--format", "edf", "--db", str(db), str(out)])
+
+    r = run(tmp_path / "out" / "x.txt")
+    assert r.exit_code == 1 and "looks like a .txt file" in r.output and ".edf" in r.output
+    assert not (tmp_path / "out").exists()
+    r = run(tmp_path / "out" / "Day One.EDF")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "Day One.EDF").is_file()
+    r = run(tmp_path / "folder")
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in (tmp_path / "folder").iterdir()] == ["session-1.edf"]
+    for fmt in ("csv", "bids"):
+        r = CliRunner().invoke(main, ["export", "--format", fmt, "--db", str(db), str(tmp_path / "t.csv")])
+        assert r.exit_code == 1 and "writes a folder" in r.output, r.output
+        assert not (tmp_path / "t.csv").exists()
+
+
+def test_mne_reads_types_units_and_annotations(tmp_path: Path) -> None:
+    """MNE (the tool researchers open EDF+ with) sees misc channels in g and deg/s, not EEG in V."""
+    mne = pytest.importorskip("mne", reason="mne not installed: pip install -e '.[mne]'")
+    with Store(tmp_path / "log.db") as store:
+        sid = simulated_session(store, tmp_path / "rec", "rest_tremor", 60, ideal=True)
+        t, acc, gyro = raw_arrays(store, sid)
+        (path,) = export_edf(store, tmp_path / "s.edf", session_id=sid)
+        n_eps = len(store.episodes(sid))
+    raw = mne.io.read_raw_edf(path, infer_types=True, preload=True, verbose="error")
+    assert raw.ch_names == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    assert raw.get_channel_types() == ["misc"] * 6
+    # MNE keeps only single SI unit symbols in _orig_units (mne/_fiff/utils.py, _check_orig_units):
+    # g and deg/s become "n/a" there, but the values are not rescaled as volts would be
+    assert raw.info["sfreq"] == 100.0
+    data = raw.get_data()
+    # values in the recorded units (g, deg/s), not scaled as volts
+    np.testing.assert_allclose(data[:3, : len(t)].T, acc, atol=1e-3)
+    np.testing.assert_allclose(data[3:, : len(t)].T, gyro, atol=0.1)
+    tremor = [d for d in raw.annotations.description if d.startswith("tremor")]
+    assert len(tremor) == n_eps >= 1

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from bridge_helpers import reference_stream
 
-from tremorscope.cli_live import LiveFeed, StatusLine
+from tremorscope.cli.live_helpers import LiveFeed, StatusLine
 from tremorscope.store import Store
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and ptys")

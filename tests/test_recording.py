@@ -1,4 +1,4 @@
-"""Tests for the canonical recording reader and writer (firmware_bridge.recording)."""
+"""Tests for the canonical recording reader and writer (firmware_bridge.io.recording)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import SampleBlock
-from firmware_bridge.recording import (
+from firmware_bridge.io.recording import (
     ReadStats,
     RecordingError,
     RecordingReader,

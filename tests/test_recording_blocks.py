@@ -1,4 +1,4 @@
-"""The streaming recording writer (``firmware_bridge.recording.write_recording_blocks``).
+"""The streaming recording writer (``firmware_bridge.io.recording.write_recording_blocks``).
 
 It must write exactly the bytes of ``write_recording`` on the whole frame, whatever the
 block boundaries, and leave nothing behind when it fails part way.
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from firmware_bridge.recording import read_recording, write_recording, write_recording_blocks
+from firmware_bridge.io.recording import read_recording, write_recording, write_recording_blocks
 
 META = {
     "sample_rate_hz": 100,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from firmware_bridge.recording import RecordingError, RecordingReader, write_recording
+from firmware_bridge.io.recording import RecordingError, RecordingReader, write_recording
 from firmware_bridge.replay import ReplaySource
 
 

@@ -16,9 +16,9 @@ from review_helpers import Page, bench_module, png_size, session_start, simulate
 
 from dsp.events import SEVERITY_CLASSES, Episode
 from tremorscope.cli import main
-from tremorscope.diary import add_note
 from tremorscope.reanalysis import reanalyze
-from tremorscope.report import SECTIONS, ReportError, build_report, collect, overview
+from tremorscope.review.diary import add_note
+from tremorscope.review.report import SECTIONS, ReportError, build_report, collect, overview
 from tremorscope.store import Store
 
 CET = timezone(timedelta(hours=1))
@@ -118,9 +118,13 @@ def test_overview_numbers_match_the_log(single: tuple[Path, int, str]) -> None:
     n_tremor = int((episodes["kind"] == "tremor").sum())
     assert n_tremor >= 1
     assert f"Tremor episodes: {n_tremor}" in page.section("overview")
-    assert ov.contraction_episodes == 1 and ov.top_direction == "flexion"
+    con = episodes[episodes["kind"] == "contraction"]
+    assert 900 in set(con.episode_id)  # the one logged by hand (the others: uncalibrated spasms)
+    assert ov.contraction_episodes == len(con)
+    assert ov.top_direction == con.direction.value_counts().index[0]
     wear_h = ov.wear_s / 3600
-    assert f"{1 / wear_h:.2f} per hour" in page.section("overview")
+    assert f"{len(con) / wear_h:.2f} per hour" in page.section("overview")
+    assert "Contractions found: " in page.section("overview")
     band = episodes[episodes["kind"] == "tremor"].groupby("band")["duration_s"].sum().idxmax()
     assert ov.band == band and band in page.section("overview")
     classes = page.tables["class-table"]
@@ -134,18 +138,23 @@ def test_episode_table_lists_every_episode_with_local_clock_times(single: tuple[
         episodes = store.episodes(sid)
         start = session_start(store, sid)
         t0 = store.session(sid)["t_start_s"]
-    table = page.tables["episode-table"]
-    assert len(table) - 1 == len(episodes)
-    starts = [r[3] for r in table[1:]]
+    tremor, contraction = page.tables["tremor-table"], page.tables["contraction-table"]
+    assert len(tremor) - 1 == (episodes["kind"] == "tremor").sum() >= 1
+    assert len(contraction) - 1 == (episodes["kind"] == "contraction").sum() >= 1
+    starts = [r[2] for r in tremor[1:] + contraction[1:]]
     for ep in episodes.itertuples():
         clock = start + timedelta(seconds=ep.start_s - t0)
         assert clock.strftime("%d %b %H:%M:%S") in starts
-    attrs = page.cell_attrs["episode-table"]
-    keys = [float(row[3]["data-sort"]) for row in attrs]
-    assert keys == sorted(keys)  # time order without JavaScript
-    assert "sortable" in page.ids["episode-table"]["class"]
-    contraction = [r for r in table[1:] if r[2] == "contraction"]
-    assert contraction and contraction[0][16] == "flexion" and contraction[0][14] == "42"
+    for tid in ("tremor-table", "contraction-table"):
+        keys = [float(row[2]["data-sort"]) for row in page.cell_attrs[tid]]
+        assert keys == sorted(keys)  # time order without JavaScript
+        assert "sortable" in page.ids[tid]["class"]
+    head = contraction[0]
+    rows = [dict(zip(head, r, strict=True)) for r in contraction[1:]]
+    logged = [r for r in rows if r["#"] == "900"]  # the fixture's own contraction
+    assert len(logged) == 1 and logged[0]["direction"] == "flexion" and logged[0]["peak angle deg"] == "42"
+    assert logged[0]["co-contraction g"] == "0.4"
+    assert "co-contraction g" in head and "severity" not in head and "direction" not in tremor[0]
 
 
 def test_data_quality_shows_packets_rate_and_gaps(single: tuple[Path, int, str]) -> None:
@@ -213,7 +222,7 @@ def test_week_of_data_gives_day_timelines_trends_and_wearing_off(tmp_path: Path)
 
 def test_wearing_off_curve_follows_the_doses(tmp_path: Path) -> None:
     """The synthetic week's tremor rises from 2.5 h after each dose: the curve must show it."""
-    from tremorscope.report import dose_response
+    from tremorscope.review.report import dose_response
 
     bench = bench_module()
     with Store(tmp_path / "log.db") as store:
@@ -236,7 +245,7 @@ def test_session_without_clock_is_shown_by_time_from_start(tmp_path: Path) -> No
             build_report(store, tmp_path / "r2.html", date_from=date(2024, 1, 1))
     page = Page(out.read_text(encoding="utf-8"))
     assert "no clock time" in page.section("timeline")
-    starts = [r[3] for r in page.tables["episode-table"][1:]]
+    starts = [r[2] for t in ("tremor-table", "contraction-table") for r in page.tables.get(t, [[]])[1:]]
     assert len(starts) == n and all(s.startswith("+") for s in starts)
     assert "Trends need recordings with a start time" in page.section("trends")
 
@@ -291,3 +300,41 @@ def test_report_command_writes_a_private_file_and_reports_errors(tmp_path: Path)
     Store(empty).close()
     r = CliRunner().invoke(main, ["report", "--db", str(empty), "--out", str(tmp_path / "e.html")])
     assert r.exit_code == 1 and "no recorded samples yet" in r.output
+
+
+def test_trends_show_recorded_days_only_with_the_break_marked(tmp_path: Path) -> None:
+    """Two sessions seven months apart: two recorded days side by side, not 200 empty ones."""
+    from tremorscope.review.summaries import trend_series
+
+    with Store(tmp_path / "log.db") as store:
+        simulated_session(store, tmp_path / "rec", "rest_tremor", 60, start_time="2026-03-02T09:00:00+01:00")
+        simulated_session(
+            store, tmp_path / "rec", "rest_tremor", 60, seed=4, start_time="2026-10-05T10:00:00+01:00"
+        )
+        data = collect(store)
+    trend = trend_series(data)
+    assert trend is not None and trend.resolution == "hour"
+    assert [lab for _, lab in trend.day_labels] == ["Mon 02 Mar 2026", "Mon 05 Oct"]
+    assert trend.edges[-1] == 2.0 and len(trend.edges) == 2 * 24 + 1
+    assert trend.breaks == [(1.0, (date(2026, 10, 5) - date(2026, 3, 2)).days - 1)]
+    filled = np.isfinite(trend.tremor["slight"])
+    assert filled[9] and filled[24 + 10] and filled.sum() == 2  # 09:00 on slot 0, 10:00 on slot 1
+
+
+def test_glance_colour_bars_are_wide_and_tremor_colours_are_not_severity_colours() -> None:
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    from tremorscope.review import plots
+
+    png = plots.glance_png(["Mon 02 Mar", "Tue 03 Mar"], np.zeros((2, 96)), np.zeros((2, 96)), [])
+    import io
+
+    img = imread(io.BytesIO(png))[:, :, :3]
+    top = np.array(to_rgb(plots.GLANCE_TREMOR_RAMP[-1]))  # the bar's top; the maps stay at 0 %
+    cols = np.flatnonzero((np.abs(img - top).max(axis=2) < 0.04).any(axis=0))
+    assert cols.size >= 12 and np.ptp(cols) == cols.size - 1, cols  # one bar, at least 12 px wide
+    for ramp_colour in plots.GLANCE_TREMOR_RAMP[1:]:
+        for sev in plots.SEVERITY_COLORS.values():
+            d = np.abs(np.array(to_rgb(ramp_colour)) - np.array(to_rgb(sev))).sum()
+            assert d > 0.6, (ramp_colour, sev)

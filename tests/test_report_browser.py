@@ -26,10 +26,18 @@ import pytest
 from review_helpers import png_size, session_start, simulated_session
 
 from dsp.events import Episode
-from tremorscope.diary import add_note
-from tremorscope.report import SECTIONS, build_report
+from tremorscope.review.diary import add_note
+from tremorscope.review.report import SECTIONS, build_report
 from tremorscope.store import Store
 
+#: A4 landscape (297 mm) minus the report's 10 mm print margins, in CSS px (96 per inch).
+PRINT_WIDTH_PX = round((297 - 2 * 10) / 25.4 * 96)
+#: Every table and figure: its right edge, and the scroll box around it (its own box if none).
+LAYOUT_JS = """Array.from(document.querySelectorAll('table, img')).map(function (el) {
+  var box = el.parentElement.classList.contains('scroll') ? el.parentElement : el;
+  return {id: el.id || el.tagName, right: el.getBoundingClientRect().right,
+          scroll: box.scrollWidth, client: box.clientWidth};
+})"""
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 60.0
 
@@ -176,6 +184,7 @@ def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     (start + timedelta(seconds=60 + 80 * k)).isoformat(),
                     peak_angle_deg=30.0 + 10 * k,
                     direction=direction,
+                    co_contraction=0.0123,
                 ),
                 open=False,
             )
@@ -220,23 +229,21 @@ def test_report_renders_in_headless_chromium(report_file: Path, tmp_path: Path) 
         assert len(images) == 4
         assert all(w > 0 and h > 0 and ok for w, h, ok in images), images
         # the sortable table: JavaScript turned headings into buttons; sort by duration, both ways
-        heads = js(
-            "Array.from(document.querySelectorAll('#episode-table th button')).map(b => b.textContent)"
-        )
+        heads = js("Array.from(document.querySelectorAll('#tremor-table th button')).map(b => b.textContent)")
         assert "duration" in heads
         col = heads.index("duration")
         keys = (
-            f"Array.from(document.querySelectorAll('#episode-table tbody tr'))"
+            f"Array.from(document.querySelectorAll('#tremor-table tbody tr'))"
             f".map(r => parseFloat(r.cells[{col}].dataset.sort))"
         )
-        js(f"document.querySelectorAll('#episode-table th button')[{col}].click()")
+        js(f"document.querySelectorAll('#tremor-table th button')[{col}].click()")
         up = js(keys)
         assert up == sorted(up) and len(up) >= 3
         assert (
-            js(f"document.querySelectorAll('#episode-table th')[{col}].getAttribute('aria-sort')")
+            js(f"document.querySelectorAll('#tremor-table th')[{col}].getAttribute('aria-sort')")
             == "ascending"
         )
-        js(f"document.querySelectorAll('#episode-table th button')[{col}].click()")
+        js(f"document.querySelectorAll('#tremor-table th button')[{col}].click()")
         assert js(keys) == sorted(up, reverse=True)
         # a screenshot of the whole page
         size = tools.send("Page.getLayoutMetrics", session=s)["cssContentSize"]
@@ -256,6 +263,32 @@ def test_report_renders_in_headless_chromium(report_file: Path, tmp_path: Path) 
         assert len(png) > 100_000  # a blank page compresses to a few kB
         pdf = base64.b64decode(tools.send("Page.printToPDF", {"printBackground": True}, session=s)["data"])
         assert pdf.startswith(b"%PDF") and len(pdf) > 50_000
+        # the episode table carries the CSV's co-contraction column
+        heads = js("Array.from(document.querySelectorAll('#contraction-table th')).map(h => h.textContent)")
+        assert any(h.startswith("co-contraction") for h in heads), heads
+        col = next(i for i, h in enumerate(heads) if h.startswith("co-contraction"))
+        cells = js(
+            "Array.from(document.querySelectorAll('#contraction-table tbody tr'))"
+            f".map(r => r.cells[{col}].textContent)"
+        )
+        assert "0.0123" in cells
+        # layout at 1280 px, then as printed (A4 landscape inside 10 mm margins: 277 mm = 1047 px)
+        for width, media in ((1280, "screen"), (PRINT_WIDTH_PX, "print")):
+            tools.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+                session=s,
+            )
+            tools.send("Emulation.setEmulatedMedia", {"media": media}, session=s)
+            assert js("document.documentElement.scrollWidth") <= width, media
+            boxes = js(LAYOUT_JS)
+            assert len(boxes) >= 6 and {"tremor-table", "contraction-table"} <= {b["id"] for b in boxes}, (
+                boxes
+            )
+            for b in boxes:
+                # nothing cut off on the right or hidden in a scroll box
+                assert b["right"] <= width + 0.5 and b["scroll"] <= b["client"] + 1, (media, b)
+        tools.send("Emulation.setEmulatedMedia", {"media": ""}, session=s)
         # nothing went wrong, and nothing left the machine
         errors = [e for e in tools.events if e.get("method") == "Runtime.exceptionThrown"]
         errors += [

@@ -15,7 +15,7 @@ from calibration_helpers import write_posture_rec
 from review_helpers import Page
 
 from tremorscope.reanalysis import reanalyze
-from tremorscope.report import ACC_ONLY_LIMITS, build_report, neutral_text, session_limits
+from tremorscope.review.report import ACC_ONLY_LIMITS, build_report, neutral_text, session_limits
 from tremorscope.session import replay_session
 from tremorscope.store import Store
 
@@ -107,7 +107,7 @@ def test_each_distinct_limit_is_listed_once_with_its_sessions(log, tmp_path: Pat
     wrist = by_sessions[f"{ids['wrist_a']} {ids['wrist_b']}"]
     assert stored["wrist_a"] == stored["wrist_b"] and len(stored["wrist_a"]) == 1
     assert wrist == f"{stored['wrist_a'][0]} — session(s) {ids['wrist_a']}, {ids['wrist_b']}"
-    assert wrist.startswith("wrist: sustained postures are only detected against a calibrated neutral")
+    assert wrist.startswith("wrist: without a calibrated neutral only spasms")
     # the accelerometer-only session carries its own limit, not the hard-coded text
     acc = by_sessions[str(ids["acc"])]
     assert stored["acc"] and acc == f"{stored['acc'][0]} — session(s) {ids['acc']}"

@@ -13,7 +13,7 @@ from app_helpers import blocks_of, synth, write_rec
 
 from dsp import StreamingDetector
 from dsp.events import ENDED, EPISODE_COLUMNS, MINUTE, STARTED, Gap
-from firmware_bridge.recording import RecordingError
+from firmware_bridge.io.recording import RecordingError
 from firmware_bridge.samples import SampleBlock
 from tremorscope.session import SessionInfo, SessionRunner, replay_session
 from tremorscope.store import Store

@@ -18,7 +18,7 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 from scipy.spatial.transform import Rotation
 
-from firmware_bridge.recording import read_recording
+from firmware_bridge.io.recording import read_recording
 from firmware_bridge.simulation.kinematics import (
     STANDARD_GRAVITY_MPS2,
     X_AXIS,

@@ -28,14 +28,19 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminal
 class PtyDevice:
     """A simulated USB-serial device behind a stable port name."""
 
-    def __init__(self, link: str) -> None:
+    def __init__(self, link: str, raw: bool = False) -> None:
         self.link = link
+        self.raw = raw
         self.master: int | None = None
         self.slave: int | None = None
         self.plug()
 
     def plug(self) -> None:
         self.master, self.slave = os.openpty()
+        if self.raw:  # bytes sent before the host opens the port are not line-edited (a new pty is
+            import tty  # cooked: ^U, ^W, ^C and echo would mangle them; a USB adapter's are not)
+
+            tty.setraw(self.slave)
         tmp = self.link + ".new"
         os.symlink(os.ttyname(self.slave), tmp)
         os.replace(tmp, self.link)
@@ -150,3 +155,48 @@ def test_commands_reach_the_device(tmp_path):
 def test_missing_port_is_a_clear_error(tmp_path):
     with pytest.raises(TransportError, match="cannot open"):
         SerialTransport(str(tmp_path / "nothing-here")).open(["serial"])
+
+
+def test_nothing_sent_after_a_replug_is_lost(tmp_path):
+    """Issue 14 item 9: after a long unplug the port is reopened within RETRY_MAX_S of coming
+    back (the default backoff would have grown to seconds), and frames the device sent before
+    the host reopened it are delivered, not flushed."""
+    from firmware_bridge.transports.serial import RETRY_MAX_S
+
+    dev = PtyDevice(str(tmp_path / "ttyUSB0"), raw=True)
+    transport = SerialTransport(dev.link, 115200)
+    src = LiveSource(transport, ReferenceFrameProtocol(), watchdog_s=None)  # the CLI's default backoff
+    opened: list[float] = []
+    orig_open = transport.open
+    transport.open = lambda subs=(): (orig_open(subs), opened.append(time.monotonic()))
+    sent_before: list[int] = []
+    sent_after: list[int] = []
+    plugged_at: list[float] = []
+
+    def device():
+        assert wait_for(lambda: len(opened) == 1)
+        for seq in range(20):
+            dev.write(reference_stream(seq))
+            sent_before.append(seq)
+            time.sleep(0.05)
+        time.sleep(0.3)
+        dev.unplug()
+        time.sleep(3.0)  # long enough for an uncapped backoff to wait 2-4 s after the replug
+        dev.plug()
+        plugged_at.append(time.monotonic())
+        for seq in range(1000, 1030):  # from the first instant the port exists again
+            dev.write(reference_stream(seq))
+            sent_after.append(seq)
+            time.sleep(0.02)
+        time.sleep(0.5)
+        src.stop()
+
+    th = threading.Thread(target=device)
+    th.start()
+    ids = sample_ids([b for b in src if len(b)])
+    th.join()
+    assert len(opened) == 2
+    assert opened[1] - plugged_at[0] <= RETRY_MAX_S + 0.2  # reopened promptly
+    after = [seq * 5 + i for seq in sent_after for i in range(5)]
+    assert ids[-len(after) :] == after  # every frame sent once the port was back arrived
+    assert ids[: len(sent_before) * 5] == [seq * 5 + i for seq in sent_before for i in range(5)]

@@ -244,7 +244,7 @@ def calibrate_recording(
     ``placement`` and ``device`` default to the recording's metadata; a device name is needed
     because later sessions find the calibration by their device and placement.
     """
-    from firmware_bridge.bids import open_recording  # canonical CSV, or a BIDS-Motion folder
+    from firmware_bridge.io import open_recording  # canonical CSV, a BIDS-Motion folder, ...
 
     with open_recording(path) as reader:
         dev = (device or reader.device or "").strip()

@@ -17,21 +17,20 @@ source may yield them as heartbeats).
 
 from __future__ import annotations
 
-import signal
-import threading
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from dsp import StreamingDetector
 from dsp.config import DetectorConfig
 from dsp.events import ENDED, GAP, MINUTE, STARTED, UPDATED, Event
 from firmware_bridge.samples import SampleBlock
-from tremorscope import __version__
+from tremorscope import __version__, signals
 from tremorscope.store import COMPLETE, INTERRUPTED, Store
+from tremorscope.store.forced import interrupt_now
 
 #: Source counters the runner copies into the session row when a ``stats`` callable reports them.
 STAT_COLUMNS = ("skipped_missing", "skipped_time", "dropped", "malformed")
@@ -81,40 +80,6 @@ class SessionResult:
         return self.t_end_s - self.t_start_s
 
 
-class _StopOnSignals:
-    """First SIGINT/SIGTERM asks the runner to stop after the current block; a second forces it.
-
-    Handlers are installed only in the main thread (the only place Python delivers signals)
-    and restored on exit.
-    """
-
-    def __init__(self) -> None:
-        self.requested: str | None = None
-        self.shielded = False
-        self._old: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.shielded:  # closing the session: finish it, the process ends right after
-            self.requested = self.requested or signal.Signals(signum).name
-            return
-        if self.requested is not None:
-            raise KeyboardInterrupt  # second signal: stop now
-        self.requested = signal.Signals(signum).name
-
-    def __enter__(self) -> _StopOnSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                try:
-                    self._old[sig] = signal.signal(sig, self._handle)
-                except (ValueError, OSError):  # pragma: no cover - exotic embedding
-                    pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 EventCallback = Callable[[Event, "SessionRunner"], None]
 
 
@@ -134,6 +99,12 @@ class SessionRunner:
     show, e.g. "accelerometer only: ...") and ``neutral_from``. A stop by
     signal ends with ``stop_status`` (``interrupted`` for a replay cut short; a live
     session, where Ctrl-C is the normal way to end, passes ``complete``).
+
+    Signals (:mod:`tremorscope.signals`): with ``handle_signals`` the first SIGINT/SIGTERM ends
+    the run after the current block; with ``stop_source`` as well, it calls that instead (a
+    live link then delivers what it already received and ends the stream itself). A second
+    signal ends the run at once. Either way the session is closed and committed; if that does
+    not happen within the deadline, the forced end marks it interrupted.
     """
 
     def __init__(
@@ -148,6 +119,7 @@ class SessionRunner:
         handle_signals: bool = True,
         on_block: Callable[[SessionRunner], None] | None = None,
         store_raw: bool = True,
+        stop_source: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.info = info
@@ -158,8 +130,11 @@ class SessionRunner:
         self.handle_signals = handle_signals
         self.on_block = on_block
         self.store_raw = store_raw
+        self.stop_source = stop_source
         self.session_id: int | None = None
         self.samples = 0
+        self.bad_samples = 0  # implausible rows this runner dropped (the source had not)
+        self.unanalysed_samples = 0  # acc-only samples of a sensor that switched from acc+gyro
         self.t_first_s: float | None = None
         self.t_last_s: float | None = None
         self.has_gyro = info.has_gyro
@@ -195,25 +170,28 @@ class SessionRunner:
         stopped_by: str | None = None
         error: BaseException | None = None
         it = iter(blocks)
-        guard = _StopOnSignals() if self.handle_signals else None
-        if guard is not None:
-            guard.__enter__()
-        # durable within a second even while the source is quiet (paced replay, live gaps)
-        self.store.start_autocommit(lambda: self.store.update_session(sid, **self._progress()))
-        try:
+        with contextlib.ExitStack() as stack:
+            if self.handle_signals:
+                stack.enter_context(signals.cooperative())
+                if self.stop_source is not None:
+                    stack.enter_context(signals.on_stop(self.stop_source))
+            stack.enter_context(signals.on_force(self._force_close))
+            # durable within a second even while the source is quiet (paced replay, live gaps)
+            self.store.start_autocommit(lambda: self.store.update_session(sid, **self._progress()))
+            stack.callback(self.store.stop_autocommit)
             try:
                 for block in it:
                     self._handle_block(block)
-                    if guard is not None and guard.requested:
-                        stopped_by = guard.requested
+                    if self.handle_signals and self.stop_source is None and signals.requested():
                         break
-            except KeyboardInterrupt:
-                stopped_by = "SIGINT"
+            except KeyboardInterrupt as e:  # a second signal, or one outside handle_signals
+                stopped_by = getattr(e, "signal_name", None) or signals.requested() or "SIGINT"
             except BaseException as e:  # noqa: B036 - re-raised below after closing the session
                 error = e
-            if guard is not None:
-                guard.shielded = True  # from here on a signal must not cut the closing short
-                stopped_by = stopped_by or guard.requested
+            # from here on a signal must not cut the closing short
+            stack.enter_context(signals.shielded())
+            if self.handle_signals:
+                stopped_by = stopped_by or signals.requested()
             close = getattr(it, "close", None)
             if close is not None:
                 try:
@@ -225,15 +203,27 @@ class SessionRunner:
             except Exception:
                 if error is None:
                     raise
-        finally:
-            self.store.stop_autocommit()
-            if guard is not None:
-                guard.__exit__(None, None, None)
         if error is not None:
             raise error
         return result
 
+    def _force_close(self, signal_name: str) -> None:
+        """From the signal watcher thread, just before a forced exit: mark the session interrupted."""
+        if self.session_id is None:
+            return
+        message = f"stopped by {signal_name}; forced to end after {signals.FORCE_AFTER_S:g} s"
+        try:
+            fields = self._progress()
+        except Exception:  # noqa: BLE001
+            fields = {}
+        interrupt_now(self.store, self.session_id, message, fields, signals.FORCE_LOCK_WAIT_S)
+
     def _handle_block(self, block: SampleBlock) -> None:
+        if len(block):
+            # the last gate before the log and the detector: whatever the source, no sample that
+            # is not finite or beyond any sensor's range gets in (counted as a skipped row)
+            block, bad = block.plausible()
+            self.bad_samples += bad
         n = len(block)
         if n:
             assert self.session_id is not None and self.detector is not None
@@ -245,13 +235,29 @@ class SessionRunner:
             self.samples += n
             if self.has_gyro is None:
                 self.has_gyro = block.has_gyro
-            self._log_events(self.detector.push_block(block))
+            analysed = self._for_detector(block)
+            if analysed is not None:
+                self._log_events(self.detector.push_block(analysed))
             self._note_posture()
         if self.on_block is not None:
             self.on_block(self)
         if self.store.commit_due():
             self.store.update_session(self.session_id, **self._progress())
             self.store.commit()
+
+    def _for_detector(self, block: SampleBlock) -> SampleBlock | None:
+        """The block as the detector can take it: a sensor that switches between acc-only and
+        acc+gyro mid-session (its raw samples are all stored) is analysed in the channels the
+        detector started with: extra gyroscope data is left out of the analysis, and acc-only
+        samples in a gyroscope session are not analysed (counted; the detector sees a gap)."""
+        det = self.detector
+        assert det is not None
+        if det.has_gyro is None or det.has_gyro == block.has_gyro:
+            return block
+        if not det.has_gyro:
+            return SampleBlock(block.t, block.acc)
+        self.unanalysed_samples += len(block)
+        return None
 
     def _log_events(self, events: list[Event]) -> None:
         sid = self.session_id
@@ -300,6 +306,8 @@ class SessionRunner:
             except Exception:  # noqa: BLE001 - counters are informative, never fatal
                 counters = {}
             fields.update({k: int(v) for k, v in counters.items() if k in STAT_COLUMNS})
+        if self.bad_samples:
+            fields["skipped_missing"] = int(fields.get("skipped_missing") or 0) + self.bad_samples
         return fields
 
     def _finish(self, stopped_by: str | None, error: BaseException | None) -> SessionResult:
@@ -326,6 +334,8 @@ class SessionRunner:
             facts = self.posture_extra()  # the neutral finally used
         except Exception:  # noqa: BLE001 - a broken detector must not stop the session closing
             facts = {}
+        if self.unanalysed_samples:
+            facts = {**facts, "samples_without_gyro_not_analysed": self.unanalysed_samples}
         if facts:
             self.store.merge_session_extra(sid, facts)
         message = None
@@ -394,7 +404,7 @@ def replay_session(
     is created); otherwise the newest stored calibration of the recording's device and
     placement is used unless ``use_stored_calibration`` is False; otherwise it adapts.
     """
-    from firmware_bridge.bids import open_recording  # canonical CSV, or a BIDS-Motion folder (issue 5)
+    from firmware_bridge.io import open_recording  # canonical CSV, a BIDS-Motion folder, ... (issue 5)
     from firmware_bridge.replay import ReplaySource
     from tremorscope.calibration import CalibrationError, choose_neutral
 
@@ -429,8 +439,9 @@ def replay_session(
                     on_progress(float(source.progress))
 
         runner = SessionRunner(
-            store, info, config=config, on_event=on_event, stats=lambda: reader_stats(reader)
-        )
+            store, info, config=config, on_event=on_event, stats=lambda: reader_stats(reader),
+            stop_source=source.stop,
+        )  # fmt: skip
         return runner.run(blocks())
 
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.protocols.base import DecodedBatch, Protocol, Unwrapper
+from firmware_bridge.protocols.base import MAX_CLOCK_LEAD_S, DecodedBatch, Protocol, Unwrapper
 from firmware_bridge.protocols.registry import DeviceSpec
 from firmware_bridge.transports.base import Command, RawPayload
 
@@ -122,7 +122,7 @@ class MovesenseProtocol(Protocol):
         self._vectors = 2 if self.gyro else 1
         self._pending: _Pending | None = None
         self._complete_len: int | None = None  # learned length of one whole notification
-        self._clock = Unwrapper(1 << 32)
+        self._clock = Unwrapper(1 << 32, max_step=int(MAX_CLOCK_LEAD_S * 1e3))
         self._prev: tuple[float, int] | None = None  # (first-sample time s, samples) of the last packet
         self.period_s = 1.0 / rate  # sample spacing, refined from consecutive packet timestamps
         self.last_status: int | None = None

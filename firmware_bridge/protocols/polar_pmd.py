@@ -9,33 +9,17 @@ library/src/main/java/com/polar/androidcommunications/api/ble/model/gatt/client/
 - Control point commands (``pmd/PmdControlPointCommand.kt``): GET_MEASUREMENT_SETTINGS 1,
   REQUEST_MEASUREMENT_START 2, STOP_MEASUREMENT 3; from the sensor, 1 = ONLINE_MEASUREMENT_STOPPED.
   Measurement types (``pmd/PmdMeasurementType.kt``, low 6 bits): ECG 0, PPG 1, ACC 2, GYRO 5.
-- Start = ``[2, type] + settings``, each setting ``[setting type, count=1, value LE]`` with
-  SAMPLE_RATE 0 (2 bytes), RESOLUTION 1 (2), RANGE 2 (2), RANGE_MILLIUNIT 3 (4), CHANNELS 4 (1),
-  FACTOR 5 (4, IEEE-754 float) (``pmd/PmdSetting.kt`` ``serializeSelected``, ``typeToFieldSize``;
-  ``BlePMDClient.kt`` ``startMeasurement``). Stop = ``[3, type]``.
-- Replies on the control point: ``[0xF0, op code, type, status, more, parameters...]``; status 0
-  is success, the others are named in ``pmd/PmdControlPointResponse.kt``. A successful start may
-  carry a FACTOR setting in its parameters (``PmdSetting.updateSelectedFromStartResponse``);
-  without one the factor is 1.0 (``BlePMDClient.getFactor``).
-- Data frame: ``[type, uint64 LE timestamp (ns since 2000-01-01T00:00:00Z, of the LAST sample),
-  frame type, content...]``; bit 7 of the frame type marks a delta-compressed frame
-  (``pmd/PmdDataFrame.kt``; epoch: ``technical_documentation/TimeSystemExplained.md``).
-- ACC (``pmd/model/AccData.kt``): raw frame types 0/1/2 = int8/int16/int24 x, y, z in mG (no
-  factor); compressed type 1 = 16-bit deltas, value x factor in mG; compressed type 0 = 16-bit
-  deltas, value x factor x 1000 in mG (the factor is in g there).
-- GYRO (``pmd/model/GyrData.kt``; Verity Sense only): compressed type 0 = 16-bit deltas,
-  value x factor in deg/s; compressed type 1 = deltas of the IEEE-754 bit patterns (32 bits),
-  float x factor. Raw gyro frames are not defined by the SDK and are counted as malformed.
-- Delta frames (``BlePMDClient.parseDeltaFramesAll``/``parseDeltaFrame``): a reference sample
-  (``channels`` signed little-endian values of ceil(resolution / 8) bytes; "the reference sample
-  is always full bytes", issue #187), then blocks ``[bit width, sample count]`` followed by
-  ceil(width x count x channels / 8) bytes of deltas packed least-significant bit first,
-  each a two's-complement ``width``-bit number added to the previous sample.
+- The byte layouts of commands, replies and data frames, with their sources, are in
+  ``polar_pmd_frames``.
 - Sample times (``pmd/model/PmdTimeStampUtils.kt``): with the previous frame's timestamp the
   spacing is (timestamp - previous) / n, else 1 / sample rate; the last sample gets the frame
-  timestamp. Here a spacing more than 50 % away from the nominal one (a lost frame, a clock
-  jump) falls back to 1 / sample rate, so the session clock sees the gap instead of stretched
-  samples.
+  timestamp (polar-ble-sdk commit f83e7bad, ``PmdTimeStampUtils.getTimeStamps``: the configured
+  rate is used only for a first frame). So the frame timestamps are trusted over the configured
+  rate: the spacing they imply is learned and followed. A spacing more than 50 % longer than
+  the learned one is a lost frame (the session clock sees the gap instead of stretched samples)
+  unless the next frame confirms it (the sensor streams slower than configured); a shorter one
+  is always the sensor's own rate (lost frames only lengthen it). A sensor configured for 50 Hz
+  that streams 200 Hz therefore gets 200 Hz sample times, not false gaps.
 - Settings per device. H10 ACC (confirmed): sample rates 25/50/100/200 Hz, resolution 16, range
   2/4/8 g, and NO CHANNELS setting. Sources: polar-ble-sdk
   ``technical_documentation/Polar_Measurement_Data_Specification.pdf``, "Request Stream
@@ -73,6 +57,38 @@ import struct
 import numpy as np
 
 from firmware_bridge.protocols.base import DecodedBatch, Protocol
+from firmware_bridge.protocols.polar_pmd_frames import (  # noqa: F401 - re-exported: the wire format
+    CP_MEASUREMENT_STOPPED,
+    CP_RESPONSE,
+    DELTA_FRAME_BIT,
+    EPOCH_2000_UNIX_S,
+    FRAME_HEADER_BYTES,
+    FRAME_TYPE_MASK,
+    MAX_DELTA_BITS,
+    OP_GET_SETTINGS,
+    OP_START,
+    OP_STOP,
+    RESOLUTION_BITS,
+    SETTING_CHANNELS,
+    SETTING_FACTOR,
+    SETTING_FIELD_BYTES,
+    SETTING_RANGE,
+    SETTING_RANGE_MILLIUNIT,
+    SETTING_RESOLUTION,
+    SETTING_SAMPLE_RATE,
+    STATUS_NAMES,
+    TYPE_ACC,
+    TYPE_ECG,
+    TYPE_GYRO,
+    TYPE_MASK,
+    TYPE_PPG,
+    TYPE_SDK_MODE,
+    parse_delta_frame,
+    parse_settings,
+    raw_samples,
+    settings_bytes,
+    signed_values,
+)
 from firmware_bridge.protocols.registry import DeviceSpec
 from firmware_bridge.transports.base import Command, RawPayload
 
@@ -82,42 +98,12 @@ DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
 BATTERY_SERVICE = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
 
-OP_GET_SETTINGS = 1
-OP_START = 2
-OP_STOP = 3
-CP_RESPONSE = 0xF0
-CP_MEASUREMENT_STOPPED = 0x01
-TYPE_ECG, TYPE_PPG, TYPE_ACC, TYPE_GYRO = 0, 1, 2, 5
-TYPE_SDK_MODE = 9
-TYPE_MASK = 0x3F
-DELTA_FRAME_BIT = 0x80
-FRAME_TYPE_MASK = 0x7F
-FRAME_HEADER_BYTES = 10
-SETTING_SAMPLE_RATE, SETTING_RESOLUTION, SETTING_RANGE = 0, 1, 2
-SETTING_RANGE_MILLIUNIT, SETTING_CHANNELS, SETTING_FACTOR = 3, 4, 5
-SETTING_FIELD_BYTES = {0: 2, 1: 2, 2: 2, 3: 4, 4: 1, 5: 4}
-STATUS_NAMES = (
-    "success",
-    "invalid op code",
-    "invalid measurement type",
-    "not supported",
-    "invalid length",
-    "invalid parameter",
-    "already in state",
-    "invalid resolution",
-    "invalid sample rate",
-    "invalid range",
-    "invalid MTU",
-    "invalid number of channels",
-    "invalid state",
-    "device in charger",
-    "disk full",
-)
-EPOCH_2000_UNIX_S = 946684800  # 2000-01-01T00:00:00Z on the Unix clock (TimeSystemExplained.md)
-RESOLUTION_BITS = 16
-MAX_DELTA_BITS = 32
 #: Longest gyro/acc backlog (s) waiting for the other stream before acc is passed on alone.
 MAX_UNPAIRED_S = 2.0
+#: A frame spacing this far (ratio) from the learned one is not jitter: a lost frame or a new rate.
+SPACING_TOLERANCE = 0.5
+#: Consecutive frames with the same longer spacing (within 10 %) that make it the sensor's rate.
+RATE_CONFIRM_FRAMES = 2
 
 MODELS = {
     "h10": {"rates": (25, 50, 100, 200), "ranges_g": (2, 4, 8), "channels": None, "gyro": False},
@@ -130,92 +116,6 @@ MODELS = {
         "normal_mode_acc": (52, 8),  # (Hz, g) offered outside SDK mode
     },
 }
-
-
-def settings_bytes(rate_hz: int, resolution: int, range_value: int, channels: int | None) -> bytes:
-    """PMD settings ``[type, 1, value LE]`` for sample rate, resolution, range (and channels)."""
-    out = struct.pack("<BBH", SETTING_SAMPLE_RATE, 1, rate_hz)
-    out += struct.pack("<BBH", SETTING_RESOLUTION, 1, resolution)
-    out += struct.pack("<BBH", SETTING_RANGE, 1, range_value)
-    if channels is not None:
-        out += bytes((SETTING_CHANNELS, 1, channels))
-    return out
-
-
-def parse_settings(params: bytes) -> dict[int, list[int | float]]:
-    """Setting type -> values from a control point reply (FACTOR decoded as a float)."""
-    out: dict[int, list[int | float]] = {}
-    i = 0
-    while i + 2 <= len(params):
-        kind, count = params[i], params[i + 1]
-        size = SETTING_FIELD_BYTES.get(kind)
-        i += 2
-        if size is None or i + size * count > len(params):
-            break
-        values: list[int | float] = []
-        for _ in range(count):
-            raw = params[i : i + size]
-            values.append(
-                struct.unpack("<f", raw)[0] if kind == SETTING_FACTOR else int.from_bytes(raw, "little")
-            )
-            i += size
-        out[kind] = values
-    return out
-
-
-def _signed(values: np.ndarray, bits: int) -> np.ndarray:
-    """Two's-complement ``bits``-wide integers from their unsigned values."""
-    values = values.astype(np.int64)
-    return np.where(values >= (1 << (bits - 1)), values - (1 << bits), values)
-
-
-def parse_delta_frame(content: bytes, channels: int, resolution: int, signed_ref: bool = True) -> np.ndarray:
-    """All samples (n, channels) of a delta-compressed PMD frame, as int64 sums.
-
-    Raises ``ValueError`` if a block is truncated or its bit width is impossible.
-    """
-    ref_bytes = math.ceil(resolution / 8)
-    head = channels * ref_bytes
-    if len(content) < head:
-        raise ValueError("delta frame shorter than its reference sample")
-    ref = np.frombuffer(content[:head], dtype=np.uint8).reshape(channels, ref_bytes).astype(np.int64)
-    ref = (ref << (8 * np.arange(ref_bytes))).sum(axis=1)
-    if signed_ref:
-        ref = _signed(ref, resolution)
-    rows = [ref.reshape(1, channels)]
-    last = ref
-    i = head
-    while i < len(content):
-        if i + 2 > len(content):
-            raise ValueError("delta block header cut off")
-        width, count = content[i], content[i + 1]
-        i += 2
-        if width > MAX_DELTA_BITS:
-            raise ValueError(f"delta width {width} bits is impossible")
-        n_bits = width * count * channels
-        n_bytes = math.ceil(n_bits / 8)
-        if i + n_bytes > len(content):
-            raise ValueError("delta block runs past the end of the frame")
-        if n_bits:
-            bits = np.unpackbits(np.frombuffer(content, np.uint8, n_bytes, i), bitorder="little")[:n_bits]
-            values = bits.reshape(-1, width).astype(np.int64) @ (
-                np.int64(1) << np.arange(width, dtype=np.int64)
-            )
-            deltas = _signed(values, width).reshape(count, channels)
-            block = last + np.cumsum(deltas, axis=0)
-            rows.append(block)
-            last = block[-1]
-        i += n_bytes
-    return np.vstack(rows)
-
-
-def _raw_samples(content: bytes, width_bytes: int) -> np.ndarray:
-    step = 3 * width_bytes
-    if not content or len(content) % step:
-        raise ValueError(f"raw frame of {len(content)} bytes is not whole {width_bytes}-byte x,y,z samples")
-    b = np.frombuffer(content, dtype=np.uint8).reshape(-1, width_bytes).astype(np.int64)
-    values = (b << (8 * np.arange(width_bytes))).sum(axis=1)
-    return _signed(values, 8 * width_bytes).reshape(-1, 3)
 
 
 class PolarPmdProtocol(Protocol):
@@ -267,6 +167,8 @@ class PolarPmdProtocol(Protocol):
         self.factor: dict[int, float] = {}
         self.status: dict[int, str] = {}
         self._prev_ts: dict[int, int] = {}
+        self._step_ns: dict[int, float] = {}  # per type: the sample spacing the frame timestamps show
+        self._longer: dict[int, tuple[float, int]] = {}  # per type: a longer spacing, frames seen
         self._acc_t = np.empty(0)
         self._acc_v = np.empty((0, 3))
         self._gyr_t = np.empty(0)
@@ -297,6 +199,7 @@ class PolarPmdProtocol(Protocol):
     # --- decoding ----------------------------------------------------------------------
     def reset(self) -> None:
         self._prev_ts.clear()
+        self._longer.clear()
         self._acc_t, self._acc_v = np.empty(0), np.empty((0, 3))
         self._gyr_t, self._gyr_v = np.empty(0), np.empty((0, 3))
 
@@ -365,7 +268,7 @@ class PolarPmdProtocol(Protocol):
             acc = values / 1000.0  # mG -> g
             if not self.gyro:
                 return [
-                    DecodedBatch(acc=acc, gyro=None, host_t=host_t, sensor_t=t, rate_hz=self.nominal_rate_hz)
+                    DecodedBatch(acc=acc, gyro=None, host_t=host_t, sensor_t=t, rate_hz=self._batch_rate_hz())
                 ]
             self._acc_t = np.concatenate([self._acc_t, t])
             self._acc_v = np.vstack([self._acc_v, acc])
@@ -379,7 +282,7 @@ class PolarPmdProtocol(Protocol):
             if not compressed:
                 if sub not in (0, 1, 2):
                     raise ValueError(f"raw frame type {sub} is not an ACC frame type")
-                return _raw_samples(content, sub + 1).astype(np.float64)
+                return raw_samples(content, sub + 1).astype(np.float64)
             if sub not in (0, 1):
                 raise ValueError(f"compressed frame type {sub} is not an ACC frame type")
             raw = parse_delta_frame(content, 3, RESOLUTION_BITS).astype(np.float64)
@@ -399,15 +302,38 @@ class PolarPmdProtocol(Protocol):
         return floats
 
     def _times(self, kind: int, ts_ns: int, n: int) -> np.ndarray:
-        nominal_ns = 1e9 / float(self.nominal_rate_hz or 50.0)
-        step = nominal_ns
+        """Sample times (s): the last at the frame timestamp, spaced as the timestamps show."""
+        step = self._step_ns.get(kind) or 1e9 / float(self.nominal_rate_hz or 50.0)
         prev = self._prev_ts.get(kind)
         if prev is not None and ts_ns > prev:
             measured = (ts_ns - prev) / n
-            if 0.5 * nominal_ns < measured < 1.5 * nominal_ns:
-                step = measured
+            if measured < (1.0 + SPACING_TOLERANCE) * step:
+                step = measured  # jitter, or a faster sensor than configured
+                self._longer.pop(kind, None)
+            else:  # a lost frame, unless the next frames confirm a slower sensor
+                seen = self._longer.get(kind)
+                count = seen[1] + 1 if seen and abs(measured - seen[0]) < 0.1 * seen[0] else 1
+                self._longer[kind] = (measured, count)
+                if count >= RATE_CONFIRM_FRAMES:
+                    step = measured
+                    self._longer.pop(kind, None)
+            self._step_ns[kind] = step
         self._prev_ts[kind] = ts_ns
         return (ts_ns - step * np.arange(n - 1, -1, -1)) / 1e9
+
+    @property
+    def frame_rate_hz(self) -> float | None:
+        """The sample rate the ACC frame timestamps show (None before two frames)."""
+        step = self._step_ns.get(TYPE_ACC)
+        return 1e9 / step if step else None
+
+    def _batch_rate_hz(self) -> float | None:
+        """The rate a batch declares: the configured one, unless the frames show another."""
+        shown = self.frame_rate_hz
+        nominal = self.nominal_rate_hz
+        if shown is not None and nominal and abs(shown / nominal - 1.0) > SPACING_TOLERANCE:
+            return shown
+        return nominal
 
     def _pair(self, host_t: float) -> list[DecodedBatch]:
         """Match Verity Sense ACC and GYRO samples by sensor time (gyro linearly interpolated)."""
@@ -428,7 +354,7 @@ class PolarPmdProtocol(Protocol):
                         gyro=gyro,
                         host_t=host_t,
                         sensor_t=t,
-                        rate_hz=self.nominal_rate_hz,
+                        rate_hz=self._batch_rate_hz(),
                     )
                 )
                 self._acc_t, self._acc_v = self._acc_t[~ready], self._acc_v[~ready]
@@ -452,7 +378,7 @@ class PolarPmdProtocol(Protocol):
             gyro=None,
             host_t=host_t,
             sensor_t=self._acc_t[mask],
-            rate_hz=self.nominal_rate_hz,
+            rate_hz=self._batch_rate_hz(),
         )
         self._acc_t, self._acc_v = self._acc_t[~mask], self._acc_v[~mask]
         self.counters.last_error = why

@@ -18,7 +18,7 @@ import struct
 
 import numpy as np
 
-from firmware_bridge.protocols.base import DecodedBatch, Protocol, Unwrapper
+from firmware_bridge.protocols.base import MAX_CLOCK_LEAD_S, DecodedBatch, Protocol, Unwrapper
 from firmware_bridge.protocols.registry import DeviceSpec
 from firmware_bridge.transports.base import RawPayload
 
@@ -80,7 +80,7 @@ class ReferenceFrameProtocol(Protocol):
     def __init__(self) -> None:
         super().__init__()
         self._buffers: dict[str, bytearray] = {}
-        self._clock = Unwrapper(1 << 32)
+        self._clock = Unwrapper(1 << 32, max_step=int(MAX_CLOCK_LEAD_S * 1e6))
 
     def reset(self) -> None:
         self._buffers.clear()

@@ -131,13 +131,18 @@ class SerialTextProtocol(Protocol):
         for i in range(1, len(rows) + 1):  # split where the line width changes
             if i == len(rows) or len(rows[i]) != len(rows[start]):
                 arr = np.asarray(rows[start:i], dtype=np.float64)
-                gyro = arr[:, 4:7] * self.gyro_factor if arr.shape[1] == 7 else None
+                # a huge value may overflow to inf in the unit conversion: no warning here, the
+                # sample is dropped and counted downstream (firmware_bridge.samples.plausible_rows)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    gyro = arr[:, 4:7] * self.gyro_factor if arr.shape[1] == 7 else None
+                    acc = arr[:, 1:4] * self.acc_factor
+                    sensor_t = arr[:, 0] * self.time_factor
                 out.append(
                     DecodedBatch(
-                        acc=arr[:, 1:4] * self.acc_factor,
+                        acc=acc,
                         gyro=gyro,
                         host_t=host_t,
-                        sensor_t=arr[:, 0] * self.time_factor,
+                        sensor_t=sensor_t,
                         rate_hz=self.nominal_rate_hz,
                     )
                 )

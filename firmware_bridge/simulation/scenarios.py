@@ -15,20 +15,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.simulation.activities import Scene, Segment, TruthRow, _log_uniform
-from firmware_bridge.simulation.postures import (
-    PostureDraw,
-    Sway,
-    contraction,
-    episode_length_s,
-    head_move,
-    head_walking,
+from firmware_bridge.simulation.activities import Scene, Segment, TruthRow
+from firmware_bridge.simulation.contraction_family import neck_torticollis_family, wrist_spasm_family
+from firmware_bridge.simulation.poses import (  # noqa: F401 - poses re-exported
+    DYSTONIC_POSTURE,
+    DYSTONIC_REST,
+    ET_POSTURAL,
+    PD_REST,
+    POSTURAL_AXIS,
+    REST_AXIS,
+    SITTING_LEG,
+    STANDING_LEG,
+    TremorSpec,
+    _episodes_in,
+    _single,
+    brushing_pose,
+    hanging_pose,
+    posture_pose,
+    rest_pose,
+    typing_pose,
 )
-from firmware_bridge.simulation.sensor import BANDWIDTH_FRACTION
+from firmware_bridge.simulation.posture_scenarios import (
+    _neck_mix,
+    _neck_postures,
+    _neck_sway,
+    _neck_turns,
+    _neck_walking,
+    _wrist_spasms,
+    neck_neutral,  # noqa: F401 - re-exported
+    wrist_neutral,  # noqa: F401 - re-exported
+)
 
 #: name -> one-line description (the CLI lists these).
 SCENARIOS: dict[str, str] = {
@@ -55,6 +74,10 @@ SCENARIOS: dict[str, str] = {
     "wrist_spasms": "wrist spasms of every direction, 15-45 deg, 4-30 s, fast or slow, between rests",
     "neck_mix": "neck postures among sway, turns, nods and walking, for demos and precision tests "
     "(any length)",
+    "wrist_spasm_family": "randomised people: uncalibrated wrist spasms (fast pull, still hold, often "
+    "co-contraction) among voluntary gestures, holds and posture changes",
+    "neck_torticollis_family": "randomised people: runs of torticollis (some with tilt, head tremor, "
+    "partial returns) with short returns and brief head turns",
 }
 
 #: Default duration per scenario (s).
@@ -79,6 +102,8 @@ DEFAULT_DURATION_S: dict[str, float] = {
     "neck_walking": 180.0,
     "wrist_spasms": 420.0,
     "neck_mix": 1200.0,
+    "wrist_spasm_family": 900.0,
+    "neck_torticollis_family": 900.0,
 }
 
 #: Placement per scenario (default wrist).
@@ -89,11 +114,21 @@ PLACEMENT: dict[str, str] = {
     "neck_turns": "neck",
     "neck_walking": "neck",
     "neck_mix": "neck",
+    "neck_torticollis_family": "neck",
 }
 
 #: Scenarios whose ground truth has the contraction columns (and posture overrides apply).
 CONTRACTION_SCENARIOS: frozenset[str] = frozenset(
-    ("neck_postures", "neck_sway", "neck_turns", "neck_walking", "wrist_spasms", "neck_mix")
+    (
+        "neck_postures",
+        "neck_sway",
+        "neck_turns",
+        "neck_walking",
+        "wrist_spasms",
+        "neck_mix",
+        "wrist_spasm_family",
+        "neck_torticollis_family",
+    )  # fmt: skip
 )
 
 #: Sensor-model defaults per scenario: the posture scenarios have a fixed 0.2-0.5 deg/s gyro
@@ -101,162 +136,6 @@ CONTRACTION_SCENARIOS: frozenset[str] = frozenset(
 SENSOR_DEFAULTS: dict[str, dict[str, object]] = {
     name: {"gyro_bias_range_dps": (0.2, 0.5)} for name in sorted(CONTRACTION_SCENARIOS)
 }
-
-
-# ---------------------------------------------------------------------- postures (deg, m)
-
-
-def rest_pose(rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Forearm supported on the lap or a table, hand prone to half-prone."""
-    pose = {
-        "heading": 0.0,
-        "swing": 0.0,
-        "yaw": rng.uniform(-30, 30),
-        "pitch": rng.uniform(-5, 15),
-        "roll": rng.uniform(-10, 70),
-        "flex": rng.uniform(-10, 10),
-        "dev": rng.uniform(-5, 5),
-    }
-    return pose, np.array([0.35, -0.1, -0.45]) + rng.normal(0, 0.03, 3)
-
-
-def posture_pose(rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Arm held out in front, palm down (the postural-tremor manoeuvre)."""
-    pose = {
-        "heading": 0.0,
-        "swing": 0.0,
-        "yaw": rng.uniform(-15, 15),
-        "pitch": rng.uniform(-10, 5),
-        "roll": rng.uniform(-15, 15),
-        "flex": rng.uniform(-10, 10),
-        "dev": rng.uniform(-5, 5),
-    }
-    return pose, np.array([0.55, -0.1, 0.0]) + rng.normal(0, 0.03, 3)
-
-
-def hanging_pose(rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Arm hanging at the side (standing, walking): fingers down, palm toward the thigh."""
-    pose = {
-        "heading": 0.0,
-        "swing": 0.0,
-        "yaw": rng.uniform(-10, 10),
-        "pitch": rng.uniform(80, 90),
-        "roll": rng.uniform(75, 95),
-        "flex": rng.uniform(-5, 5),
-        "dev": rng.uniform(-5, 5),
-    }
-    return pose, np.array([0.0, -0.2, -0.6]) + rng.normal(0, 0.02, 3)
-
-
-def typing_pose(rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Hands on a keyboard: palm down, wrist slightly extended."""
-    pose = {
-        "heading": 0.0,
-        "swing": 0.0,
-        "yaw": rng.uniform(-25, 25),
-        "pitch": rng.uniform(-5, 5),
-        "roll": rng.uniform(-5, 20),
-        "flex": rng.uniform(-20, -5),
-        "dev": rng.uniform(-5, 5),
-    }
-    return pose, np.array([0.4, -0.1, -0.25]) + rng.normal(0, 0.02, 3)
-
-
-def brushing_pose(rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Hand at the mouth: forearm raised and pointing across the face."""
-    pose = {
-        "heading": 0.0,
-        "swing": 0.0,
-        "yaw": rng.uniform(50, 80),
-        "pitch": rng.uniform(-60, -40),
-        "roll": rng.uniform(60, 90),
-        "flex": rng.uniform(-10, 10),
-        "dev": rng.uniform(-5, 5),
-    }
-    return pose, np.array([0.15, 0.0, 0.35]) + rng.normal(0, 0.02, 3)
-
-
-SITTING_LEG = {"heading": 0.0, "pitch": -90.0, "roll": 0.0}
-STANDING_LEG = {"heading": 0.0, "pitch": 0.0, "roll": 0.0}
-
-#: Tremor axes in the sensor frame: pronation-supination (x) for rest tremor,
-#: flexion-extension (y) for postural tremor, a mixture for dystonic tremor.
-REST_AXIS = (1.0, 0.0, 0.0)
-POSTURAL_AXIS = (0.0, 1.0, 0.0)
-
-
-def _axis(rng: np.random.Generator, main, spread: float = 0.3) -> np.ndarray:
-    return np.asarray(main, dtype=np.float64) + rng.uniform(-spread, spread, 3)
-
-
-# ---------------------------------------------------------------------- layout
-
-
-@dataclass(frozen=True)
-class TremorSpec:
-    """What tremor a hold carries: style, band, amplitude range, axis, context."""
-
-    style: str
-    f_lo_hz: float
-    f_hi_hz: float
-    a_lo_g: float
-    a_hi_g: float
-    axis: tuple[float, float, float]
-    context: str
-
-    def draw(self, scene: Scene) -> tuple[float, float, np.ndarray]:
-        """Frequency (kept below the sensor's bandwidth), amplitude and axis of one episode."""
-        rng = scene.rng
-        hi = min(self.f_hi_hz, scene.bandwidth_hz / 1.15)
-        if hi < self.f_lo_hz:
-            raise ValueError(
-                f"{self.f_lo_hz:g}-{self.f_hi_hz:g} Hz tremor needs a sample rate of at least "
-                f"{self.f_lo_hz * 1.15 / BANDWIDTH_FRACTION:.0f} Hz; raise the rate"
-            )
-        return (
-            rng.uniform(self.f_lo_hz, hi),
-            _log_uniform(rng, self.a_lo_g, self.a_hi_g),
-            _axis(rng, self.axis, 0.5 if self.style == "dystonic" else 0.3),
-        )
-
-
-PD_REST = TremorSpec("regular", 4.0, 6.0, 0.01, 0.3, REST_AXIS, "rest")
-ET_POSTURAL = TremorSpec("regular", 6.0, 10.0, 0.02, 0.3, POSTURAL_AXIS, "posture")
-DYSTONIC_POSTURE = TremorSpec("dystonic", 3.5, 6.5, 0.02, 0.2, (0.6, 0.8, 0.3), "posture")
-DYSTONIC_REST = TremorSpec("dystonic", 3.5, 6.5, 0.02, 0.2, (0.8, 0.5, 0.3), "rest")
-
-
-def _episodes_in(
-    scene: Scene,
-    seg: Segment,
-    t0: float,
-    t1: float,
-    spec: TremorSpec,
-    quiet_s=(8.0, 25.0),
-    length_s=(10.0, 60.0),
-    first_quiet_s=None,
-) -> None:
-    """Tremor episodes inside ``[t0, t1]``, separated by quiet stretches."""
-    rng = scene.rng
-    t = t0 + (rng.uniform(*first_quiet_s) if first_quiet_s else rng.uniform(*quiet_s))
-    while True:
-        room = t1 - 3.0 - t
-        if room < length_s[0]:
-            return
-        dur = min(rng.uniform(*length_s), room)
-        f, a, ax = spec.draw(scene)
-        seg.rows.append(scene.tremor(seg, t, dur, spec.style, f, a, spec.context, ax))
-        t += dur + rng.uniform(*quiet_s)
-
-
-def _single(scene: Scene, seg: Segment, t0: float, t1: float, spec: TremorSpec) -> None:
-    """One episode filling most of ``[t0, t1]`` (a posture hold)."""
-    rng = scene.rng
-    on = t0 + rng.uniform(0.5, 3.0)
-    off = t1 - rng.uniform(0.7, 2.0)
-    if off - on >= 5.0:
-        f, a, ax = spec.draw(scene)
-        seg.rows.append(scene.tremor(seg, on, off - on, spec.style, f, a, spec.context, ax))
 
 
 # ---------------------------------------------------------------------- scenarios
@@ -277,7 +156,6 @@ def _rest_tremor(scene: Scene, duration_s: float, gaps: bool = False) -> Iterato
 
 def _add_gaps(scene: Scene, seg: Segment, duration_s: float) -> None:
     """3-6 long gaps (1-5 s); at least half of them inside tremor episodes."""
-    from firmware_bridge.simulation.activities import TruthRow
 
     rng = scene.rng
     episodes = [r for r in seg.rows if r.trial_type == "tremor" and r.duration_s > 8.0]
@@ -520,7 +398,6 @@ DAILY_WEIGHTS = {
 
 def _daily_mix(scene: Scene, duration_s: float) -> Iterator[Segment]:
     """A first round that shows every activity and three tremor bands, then a random day."""
-    from firmware_bridge.simulation.activities import TruthRow
 
     rng = scene.rng
     pose, pos = rest_pose(rng)
@@ -627,218 +504,6 @@ def _daily_mix(scene: Scene, duration_s: float) -> Iterator[Segment]:
         t = te
 
 
-# ---------------------------------------------------------------------- postures (phase 2)
-
-
-def neck_neutral(rng: np.random.Generator) -> dict[str, float]:
-    """Sitting or standing upright, head level: within a few degrees of acc = (0, 0, 1) g."""
-    return {
-        "heading": 0.0,
-        "trunk_pitch": rng.uniform(-3.0, 5.0),
-        "trunk_roll": rng.uniform(-3.0, 3.0),
-        "rot": 0.0,
-        "flex": rng.uniform(-4.0, 4.0),
-        "tilt": rng.uniform(-3.0, 3.0),
-    }
-
-
-def wrist_neutral(rng: np.random.Generator) -> tuple[dict[str, float], np.ndarray]:
-    """Forearm supported horizontally (an armrest or table), palm down: about acc = (0, 0, 1) g."""
-    pose = {
-        "heading": 0.0,
-        "swing": 0.0,
-        "yaw": rng.uniform(-20, 20),
-        "pitch": rng.uniform(-5, 5),
-        "roll": rng.uniform(-8, 8),
-        "flex": rng.uniform(-5, 5),
-        "dev": rng.uniform(-5, 5),
-    }
-    return pose, np.array([0.35, -0.15, -0.3]) + rng.normal(0, 0.02, 3)
-
-
-def _neck_start(scene: Scene) -> Sway:
-    scene.set_pose(neck_neutral(scene.rng), np.zeros(3))
-    return Sway(scene)
-
-
-def _quiet(scene: Scene, sway: Sway, seg: Segment, t0: float, t1: float) -> None:
-    """Upright quiet with natural sway and physiological tremor; a ``sway`` row."""
-    sway.extend(seg, t1)
-    scene.physiological(seg, t0, t1, scene.rng.uniform(0.001, 0.002))
-    seg.rows.append(TruthRow(t0, t1 - t0, "sway"))
-
-
-def _neck_quiet_segment(scene: Scene, sway: Sway, t0: float, t1: float) -> Segment:
-    seg = Segment(t0, t1)
-    _quiet(scene, sway, seg, t0, t1)
-    return seg
-
-
-def _posture_segment(
-    scene: Scene, sway: Sway, draw: PostureDraw, t0: float, quiet_s: float, limit_s: float
-) -> Segment | None:
-    """Quiet for ``quiet_s``, then one contraction episode; None if it would not end by ``limit_s``."""
-    params = draw.next()
-    onset = t0 + quiet_s
-    end = onset + episode_length_s(params)
-    if end > limit_s:
-        return None
-    seg = Segment(t0, end)
-    sway.extend(seg, end)
-    scene.physiological(seg, t0, end, scene.rng.uniform(0.001, 0.002))
-    seg.rows.append(TruthRow(t0, quiet_s, "sway"))
-    contraction(scene, seg, onset, **params)
-    return seg
-
-
-def _neck_postures(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    rng = scene.rng
-    sway = _neck_start(scene)
-    draw = PostureDraw(scene, (4.0, 60.0))
-    t = 0.0
-    while t < duration_s:
-        seg = _posture_segment(scene, sway, draw, t, rng.uniform(15.0, 40.0), duration_s - 1.0)
-        if seg is None:
-            yield _neck_quiet_segment(scene, sway, t, duration_s)
-            return
-        yield seg
-        t = seg.end_s
-
-
-def _neck_sway(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    sway = _neck_start(scene)
-    t = 0.0
-    while t < duration_s:
-        te = min(duration_s, t + scene.rng.uniform(30.0, 90.0))
-        yield _neck_quiet_segment(scene, sway, t, te)
-        t = te
-
-
-HEAD_MOVES = ("head_turn", "nod", "head_tilt")
-HEAD_MOVE_P = (0.5, 0.35, 0.15)
-
-
-def _head_moves(scene: Scene, sway: Sway, t0: float, t1: float, gap_s=(2.0, 8.0)) -> Segment:
-    """Quiet upright from ``t0`` to ``t1`` with voluntary head moves inside (a ``sway`` row around them)."""
-    rng = scene.rng
-    seg = Segment(t0, t1)
-    t = t0 + rng.uniform(*gap_s)
-    while t + 2.0 < t1 - 1.0:
-        kind = str(rng.choice(HEAD_MOVES, p=HEAD_MOVE_P))
-        t = head_move(scene, seg, t, kind)
-        if kind == "head_turn" and rng.random() < 0.3 and t + 2.5 < t1 - 1.0:  # and the other way
-            t = head_move(scene, seg, t + rng.uniform(0.2, 0.6), kind)
-        t += rng.uniform(*gap_s)
-    _quiet(scene, sway, seg, t0, t1)
-    return seg
-
-
-def _neck_turns(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    sway = _neck_start(scene)
-    t = 0.0
-    while t < duration_s:
-        te = min(duration_s, t + scene.rng.uniform(20.0, 60.0))
-        yield _head_moves(scene, sway, t, te, gap_s=(3.0, 12.0))
-        t = te
-
-
-def _walking_bout(scene: Scene, sway: Sway, t0: float, t1: float) -> Segment:
-    """Walking with glances (head turns under 2 s) and the gaze a little lowered."""
-    rng = scene.rng
-    seg = Segment(t0, t1)
-    sway.extend(seg, t1)
-    home = math.degrees(scene.pose["flex"])
-    scene.move(seg, t0, {"flex": home + rng.uniform(0.0, 5.0)}, dur_s=1.0)
-    head_walking(scene, seg, t0, t1)
-    t = t0 + rng.uniform(3.0, 12.0)
-    while t + 2.0 < t1 - 3.0:
-        t = head_move(scene, seg, t, "head_turn", rng.uniform(20.0, 60.0)) + rng.uniform(4.0, 15.0)
-    scene.move(seg, t1 - 1.0, {"flex": home}, dur_s=1.0)
-    return seg
-
-
-def _neck_walking(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    rng = scene.rng
-    sway = _neck_start(scene)
-    t = 0.0
-    while t < duration_s:
-        te = min(duration_s, t + rng.uniform(5.0, 15.0))
-        yield _neck_quiet_segment(scene, sway, t, te)
-        t = te
-        if duration_s - t < 10.0:
-            continue
-        te = min(duration_s, t + rng.uniform(20.0, 60.0))
-        yield _walking_bout(scene, sway, t, te)
-        t = te
-
-
-def _wrist_spasms(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    rng = scene.rng
-    pose, pos = wrist_neutral(rng)
-    scene.set_pose(pose, pos)
-    draw = PostureDraw(scene, (4.0, 30.0))
-    t = 0.0
-    while t < duration_s:
-        quiet = rng.uniform(15.0, 40.0)
-        params = draw.next()
-        onset = t + quiet
-        end = onset + episode_length_s(params)
-        if end > duration_s - 1.0:
-            seg = Segment(t, duration_s)
-            scene.rest(seg, t, duration_s)
-            yield seg
-            return
-        seg = Segment(t, end)
-        scene.rest(seg, t, end)  # drift and physiological tremor go on through the spasm
-        seg.rows[-1].duration_s = quiet
-        contraction(scene, seg, onset, **params)
-        yield seg
-        t = end
-
-
-NECK_MIX_FIRST_ROUND = (
-    "posture", "turns", "walking", "posture", "turns", "posture",
-    "walking", "posture", "quiet", "posture", "turns", "posture",
-)  # fmt: skip
-NECK_MIX_WEIGHTS = {"posture": 1.0, "turns": 1.0, "walking": 0.7, "quiet": 0.8}
-
-
-def _neck_mix(scene: Scene, duration_s: float) -> Iterator[Segment]:
-    """A first round with every direction, turns and walking between them, then a random mixture."""
-    rng = scene.rng
-    sway = _neck_start(scene)
-    draw = PostureDraw(scene, (4.0, 60.0))
-    names = list(NECK_MIX_WEIGHTS)
-    p = np.array([NECK_MIX_WEIGHTS[n] for n in names])
-    p = p / p.sum()
-    t = 0.0
-    i = 0
-    while t < duration_s:
-        first = i < len(NECK_MIX_FIRST_ROUND)
-        kind = NECK_MIX_FIRST_ROUND[i] if first else str(rng.choice(names, p=p))
-        i += 1
-        if kind == "posture":
-            seg = _posture_segment(scene, sway, draw, t, rng.uniform(10.0, 30.0), duration_s - 1.0)
-            if seg is None:
-                yield _neck_quiet_segment(scene, sway, t, duration_s)
-                return
-        else:
-            if kind == "turns":
-                te = min(duration_s, t + rng.uniform(10.0, 40.0))
-                seg = _head_moves(scene, sway, t, te)
-            elif kind == "walking" and duration_s - t > 25.0:
-                t_walk = t + rng.uniform(5.0, 15.0)
-                yield _neck_quiet_segment(scene, sway, t, t_walk)
-                t = t_walk
-                te = min(duration_s, t + (rng.uniform(30.0, 45.0) if first else rng.uniform(20.0, 90.0)))
-                seg = _walking_bout(scene, sway, t, te)
-            else:
-                te = min(duration_s, t + rng.uniform(20.0, 120.0))
-                seg = _neck_quiet_segment(scene, sway, t, te)
-        yield seg
-        t = seg.end_s
-
-
 SCRIPTS: dict[str, Script] = {
     "rest_tremor": _rest_tremor,
     "postural_tremor": _postural,
@@ -860,4 +525,6 @@ SCRIPTS: dict[str, Script] = {
     "neck_walking": _neck_walking,
     "wrist_spasms": _wrist_spasms,
     "neck_mix": _neck_mix,
+    "wrist_spasm_family": wrist_spasm_family,
+    "neck_torticollis_family": neck_torticollis_family,
 }

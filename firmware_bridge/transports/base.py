@@ -120,6 +120,9 @@ class Transport(ABC):
 
     #: "ble", "serial", "capture" or "virtual"; written into capture headers.
     kind: str = "abstract"
+    #: Longest wait between reconnect attempts this link wants (s), or None for the source's
+    #: own backoff: a serial port is cheap to probe, a BLE scan is not.
+    retry_max_s: float | None = None
 
     def __init__(self, queue_len: int = 4096) -> None:
         self.queue = PayloadQueue(queue_len)

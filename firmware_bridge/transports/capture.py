@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from firmware_bridge.capture import _iter_lines, read_header
+from firmware_bridge.io.capture import _iter_lines, read_header
 from firmware_bridge.transports.base import (
     Command,
     RawPayload,

@@ -7,6 +7,12 @@ pseudo-terminal's other end closes with EIO): the reader marks the link lost, th
 bytes already queued are still delivered, and the live source reopens the port with
 backoff. DTR and RTS are held low on open, because many ESP32 and Arduino boards wire
 them to reset/boot-mode and would otherwise reboot whenever the port is opened.
+
+After a replug nothing the device sends once the port is back should be lost (issue 14):
+the port is retried every :data:`RETRY_MAX_S` (a missing device node costs one failed
+``open``), and a reopen keeps the bytes the kernel buffered for the port since it came
+back (pyserial 3.5's POSIX ``Serial.open`` calls ``_reset_input_buffer``, a
+``tcflush(TCIFLUSH)``, which would discard them; the first open still starts clean).
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ from firmware_bridge.transports.base import (
 DEFAULT_BAUD = 115200
 #: Largest read per call; at 921600 baud this is about 40 ms of data.
 READ_CHUNK_BYTES = 4096
+#: Longest wait between attempts to reopen a vanished port, s: a replugged adapter is back
+#: within this (a device that does not buffer loses at most this much), and a failed open of
+#: a missing node is one cheap system call.
+RETRY_MAX_S = 0.25
 
 
 def _default_factory() -> Any:
@@ -38,6 +48,7 @@ class SerialTransport(Transport):
     """One serial port. ``port`` is e.g. ``/dev/ttyUSB0``, ``/dev/ttyACM0``, ``COM3``."""
 
     kind = "serial"
+    retry_max_s = RETRY_MAX_S
 
     def __init__(
         self,
@@ -60,6 +71,7 @@ class SerialTransport(Transport):
         self._ser: Any = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
+        self._opened_before = False
 
     @property
     def description(self) -> str:
@@ -72,6 +84,8 @@ class SerialTransport(Transport):
         ser.baudrate = self.baud
         ser.timeout = self.read_timeout_s
         ser.write_timeout = 1.0
+        if self._opened_before and hasattr(ser, "_reset_input_buffer"):
+            ser._reset_input_buffer = _keep_input  # a reopen: what arrived since the replug is data
         try:
             ser.dtr = False  # before open: applied on open, so the board is not reset
             ser.rts = False
@@ -79,6 +93,7 @@ class SerialTransport(Transport):
         except Exception as exc:  # SerialException, OSError, ValueError (bad settings)
             raise TransportError(f"cannot open {self.port}: {_reason(exc)}") from None
         self._ser = ser
+        self._opened_before = True
         self._closing.clear()
         self._mark_open()
         self._thread = threading.Thread(
@@ -120,6 +135,10 @@ class SerialTransport(Transport):
         t, self._thread = self._thread, None
         if t is not None and t is not threading.current_thread():
             t.join(timeout=2.0)
+
+
+def _keep_input() -> None:
+    """Stands in for pyserial's input flush on a reopen (see the module docstring)."""
 
 
 def _reason(exc: BaseException) -> str:
