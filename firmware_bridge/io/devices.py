@@ -23,8 +23,8 @@ Both libraries read the whole file into memory (neither offers a streaming API: 
 call, ``read``, returns the whole file; pygt3x's ``FileReader`` decodes everything on entering),
 so a week at 100 Hz holds about 60 M samples on one worker while it is analysed. Measured with
 ``benchmarks/bench_device_readers.py --scale``: actfast peaks at 40 bytes a sample (2.0 GiB for
-52 M samples), this reader at about 70 (its float64 arrays on top), so about 4 GB for a week;
-the blocks handed on are ``chunk_rows`` long.
+52 M samples), this reader at about 49 in all (it keeps the library's arrays and converts
+each ``chunk_rows`` block to float64 as it hands it on), so about 3 GB for a week.
 These devices are accelerometer-only except the AX6, so the detector's accelerometer-only path
 is what runs for most of them.
 """
@@ -134,14 +134,18 @@ class DeviceFileReader(SampleRowReader):
             raise RecordingError(f"{self.path}: not a readable {self.format_name} file ({text})") from None
         if t_ns.size == 0:
             raise RecordingError(f"{self.path}: the {self.format_name} file holds no acceleration samples")
-        order = np.argsort(t_ns, kind="stable")
-        if not np.all(order == np.arange(order.size)):
+        t_ns = np.asarray(t_ns, dtype=np.int64)
+        if t_ns.size > 1 and not bool(np.all(t_ns[1:] >= t_ns[:-1])):
+            order = np.argsort(t_ns, kind="stable")
             t_ns, acc = t_ns[order], acc[order]
             gyro = None if gyro is None else gyro[order]
+        # The library's own arrays are kept as they are (int64 ns, its float dtype) and each
+        # block is converted to float64 seconds and values when it is handed on: a float64 copy
+        # of a week's samples would add some 32 bytes a sample on the worker.
         self._t0_ns = int(t_ns[0])
-        self._t = (t_ns - self._t0_ns) / _NS_PER_S  # float64 seconds from the first sample
-        self._acc = np.asarray(acc, dtype=np.float64)
-        self._gyro = None if gyro is None else np.asarray(gyro, dtype=np.float64)
+        self._t_ns = t_ns
+        self._acc = np.asarray(acc)
+        self._gyro = None if gyro is None else np.asarray(gyro)
         self.has_gyro = self._gyro is not None
         self._settle_rate()
 
@@ -156,7 +160,7 @@ class DeviceFileReader(SampleRowReader):
     def _settle_rate(self) -> None:
         rate = self._declared_rate_hz()
         if rate is None or not math.isfinite(rate) or rate <= 0:
-            d = np.diff(self._t[:RATE_ESTIMATE_SAMPLES])
+            d = np.diff(self._t_ns[:RATE_ESTIMATE_SAMPLES]) / _NS_PER_S
             d = d[d > 0]
             if d.size == 0:
                 raise RecordingError(f"{self.path}: cannot tell the sample rate (fewer than two samples)")
@@ -171,11 +175,13 @@ class DeviceFileReader(SampleRowReader):
         self.meta["sample_rate_hz"] = f"{rate:g}"
 
     def _iter_blocks(self) -> Iterator[SampleBlock]:
-        n = self._t.size
+        n = self._t_ns.size
         for a in range(0, n, self.chunk_rows):
             b = min(a + self.chunk_rows, n)
-            gyro = None if self._gyro is None else self._gyro[a:b]
-            block = self._keep(self._t[a:b], self._acc[a:b], gyro)
+            t = (self._t_ns[a:b] - self._t0_ns) / _NS_PER_S  # float64 seconds from the first sample
+            acc = np.asarray(self._acc[a:b], dtype=np.float64)
+            gyro = None if self._gyro is None else np.asarray(self._gyro[a:b], dtype=np.float64)
+            block = self._keep(t, acc, gyro)
             self._progress = b / n
             if len(block):
                 yield block
@@ -183,7 +189,7 @@ class DeviceFileReader(SampleRowReader):
 
     def close(self) -> None:
         """Drop the arrays (the file itself was closed after reading)."""
-        self._t = self._t[:0]
+        self._t_ns = self._t_ns[:0]
         self._acc = self._acc[:0]
         self._gyro = None if self._gyro is None else self._gyro[:0]
 
@@ -284,9 +290,9 @@ class Gt3xReader(DeviceFileReader):
         with _CollectLog("pygt3x") as log, FileReader(str(self.path)) as reader:
             # the reader's own arrays (columns: time s, x, y, z, idle flag) and calibration; its
             # to_pandas() would round the samples to float32 and sorts in place
-            raw = np.asarray(reader.acceleration, dtype=np.float64)
+            raw = np.asarray(reader.acceleration)
             info = reader.info
-            acc = np.asarray(reader.calibrate_acceleration(raw[:, 1:4]), dtype=np.float64)
+            acc = np.asarray(reader.calibrate_acceleration(raw[:, 1:4]))
         self.read_warnings = log.messages
         self.device = " ".join(x for x in ("ActiGraph", info.device_type, info.serial_number) if x)
         self._rate = float(info.sample_rate) if info.sample_rate else None
