@@ -49,6 +49,11 @@ DIRECTIONS["head"] = DIRECTIONS["neck"]
 DIRECTIONS["hand"] = DIRECTIONS["wrist"]
 GENERIC = ("pitch_down", "pitch_up", "roll_left", "roll_right", "yaw_left", "yaw_right")
 HISTORY_S = 12.0  # how far back an onset may be traced
+#: Uncalibrated: a fast pull from rest whose first seconds of hold do not yet look still enough
+#: (the slow posture signal is still settling; a few seconds of hold read its sway poorly) is
+#: judged again on each further bin of the hold, for up to this long (s), before it is taken
+#: as voluntary. The episode still starts at the pull; only its start event comes later.
+HOLD_DEFER_S = 5.0
 PRE_ONSET_S = 1.5  # uncalibrated: the resting posture is read this long before the crossing
 
 
@@ -86,6 +91,8 @@ class ConState:
     run_bins: int = 0  # consecutive qualifying bins before an episode starts
     run_cross_s: float | None = None
     run: ConAcc | None = None  # their running totals
+    run_defer_until_s: float | None = None  # uncalibrated: a pull whose hold is still being judged
+    run_base: tuple | None = None  # ...and the posture it holds (the base, if it proves voluntary)
     rearm: bool = True  # False after an episode held too long, until the posture comes back
     base: tuple | None = None  # uncalibrated: (pitch, roll, yaw) of the resting posture last
     # turned down as voluntary, or released back to (None: neutral)
@@ -189,7 +196,9 @@ class ContractionTracker:
                 j = _next(np.flatnonzero(qual[i:]), n - i) + i
                 if j > i:
                     self._remember(st, hold_dps, slice(i, j), end_s, dev, speed, fast, band_ms, ang)
-                    st.run_bins, st.run_cross_s, st.run = 0, None, None
+                    if st.run_defer_until_s is not None:  # a deferred hold broke off: voluntary
+                        st.base, st.rearm = st.run_base, False
+                    st.run_bins, st.run_cross_s, st.run, st.run_defer_until_s = 0, None, None, None
                     i = j
                     continue
                 k = _next(np.flatnonzero(~qual[i:]), n - i) + i  # qualifying run i..k-1
@@ -209,6 +218,18 @@ class ContractionTracker:
                         ep.base = sig.base
                     back_home = st.base is not None and dist1(sig.held, st.base) < rel
                     weak = not sig.is_spasm()
+                    now_s = float(end_s[s - 1])
+                    if self.path == "uncalibrated" and weak and not back_home and sig.pull_like():
+                        # a spasm's pull with a hold not yet judged still: judge it again on the
+                        # next bin of the hold, until HOLD_DEFER_S after the first judgement
+                        if st.run_defer_until_s is None:
+                            st.run_defer_until_s = now_s + HOLD_DEFER_S
+                        if now_s < st.run_defer_until_s:
+                            st.run_base = sig.held
+                            st.run_bins = self.start_n - 1
+                            i = s
+                            continue
+                    st.run_defer_until_s = None
                     if self.path == "uncalibrated" and (back_home or weak):
                         # no spasm's signature: a voluntary posture; nothing until it comes back
                         # (or back at the resting posture already known: no new posture at all)
@@ -274,7 +295,7 @@ class ContractionTracker:
         return events
 
     def end_open(self, st: ConState, at_s: float, last_data_s: float) -> list[Event]:
-        st.run_bins, st.run_cross_s, st.run = 0, None, None
+        st.run_bins, st.run_cross_s, st.run, st.run_defer_until_s = 0, None, None, None
         st.hist_t, st.hist_d, st.hist_v, st.hist_f, st.hist_b = [], [], [], [], []
         st.hist_a, st.hist_h = [], []
         if st.episode is None:
@@ -309,6 +330,7 @@ class ContractionTracker:
             np.asarray(st.hist_b),
             np.asarray(st.hist_a).reshape(-1, 3),
             np.asarray(st.hist_h),
+            np.asarray(st.hist_v),
             st.run_cross_s,
             start_s,
             self.cfg.contraction_threshold_deg,

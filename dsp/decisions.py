@@ -8,6 +8,7 @@ from dsp.detector_state import Windows
 from dsp.events import ENDED, MINUTE, Event
 from dsp.features import Bins
 from dsp.minutes import NONE, TREMOR0, UNKNOWN
+from dsp.pull_rate import gyro_pull_dps, tilt_pull_dps
 from dsp.rhythm import sustained
 from dsp.tremor_episodes import WindowBatch, displacement_cm, severity_index
 from dsp.window_edges import _edges_in_window
@@ -159,24 +160,19 @@ class DecisionStage:
         speed = pb.turn_dps
         idx = np.arange(bin0, bin0 + valid.size)
         end_s = st.grid.origin_s + (idx + 1) * self.bin_dur_s
-        fast = None
         hold_dps = None
         if self.has_gyro:
             # the hold's slow rotation (under ~1 Hz, offset removed): a co-contraction's 3-7 Hz
             # oscillation does not make a held posture look like a moving one
             slow = bins.lf[:, 3:6].astype(np.float64) - pb.bias_dps
             hold_dps = np.sqrt((slow * slow).sum(axis=1))
+            # the pull's speed from bin-long windows slid in sub-bin steps (dsp.pull_rate)
+            fast = gyro_pull_dps(bins.slide[:, :, 3:6], pb.bias_dps)
         else:
-            # the tilt rate at bin resolution, from each bin's mean acceleration (the slow posture
-            # signal smears a 0.3 s pull over a second)
-            m = bins.mean[:, 0:3].astype(np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                u = m / np.sqrt((m * m).sum(axis=1))[:, None]
-            prev = st.prev_dir if st.prev_dir is not None else np.full(3, np.nan)
-            pu = np.vstack((prev[None, :], u[:-1]))
-            cosang = np.clip((u * pu).sum(axis=1), -1.0, 1.0)
-            fast = np.where(valid, np.degrees(np.arccos(cosang)) / self.bin_dur_s, np.nan)
-            st.prev_dir = u[-1].copy()
+            # the tilt rate from the mean acceleration direction of the same sliding windows
+            # (the slow posture signal smears a 0.3 s pull over a second)
+            fast, st.prev_dir = tilt_pull_dps(bins.slide[:, :, 0:3], st.prev_dir, self.bin_dur_s)
+        fast = np.where(valid, fast, np.nan)
         evs = self._contraction.process(
             st.contraction,
             end_s,

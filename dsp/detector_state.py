@@ -57,4 +57,4 @@ class DetectorState:
     flushed: bool = False
     # contractions as known so far: [id, start_s, detected_at_s, ended_at_s, end_s] (inf: open)
     contractions: list = field(default_factory=list)
-    prev_dir: np.ndarray | None = None  # last bin's mean acceleration direction (acc only)
+    prev_dir: np.ndarray | None = None  # last bin's sliding-window acceleration directions (acc only)

@@ -13,6 +13,7 @@ import numpy as np
 
 from dsp.band_kernel import band_bins, slow_bins
 from dsp.filters import steady_state
+from dsp.pull_rate import sliding_means
 
 
 @dataclass
@@ -55,6 +56,10 @@ class Bins:
     mean: np.ndarray | None  # (bins, channels) plain mean of each bin (integrates angular rate)
     band: BandBins
     subs: np.ndarray | None = None  # (channels, sub-bins) sub-bin means, until ``slow`` ran
+    #: (bins, sub-bins per bin, channels) means over one bin's length ending at each of the bin's
+    #: sub-bins (NaN where unknown): a bin-long window slid in sub-bin steps, so a fast pull that
+    #: straddles two bins is still seen whole by one window (see ``dsp.pull_rate``)
+    slide: np.ndarray | None = None
 
 
 def join_bins(parts: list[Bins]) -> Bins:
@@ -145,6 +150,7 @@ class BinFeatures:
             ch = bins.subs.shape[0]
             if state.lf_tail is None:
                 state.lf_tail = np.full((ch, self.lf_w.size - 1), np.nan)
+            bins.slide = sliding_means(bins.subs, self.sub, state.lf_tail)
             bins.lf, bins.mean = slow_bins(bins.subs, self.sub, self.lf_w, state.lf_tail)
             bins.subs = None
         return bins

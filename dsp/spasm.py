@@ -17,17 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 
 SLOW_LAG_S = 0.5  # delay of the slow (1 s Hann) posture signal
-#: Peak onset rate (per 0.25 s bin) over the held deviation (1/s; a minimum-jerk ramp of T s peaks
-#: at 1.875/T, less when the bin averages it): at or below SPASM_SLOW_PER_S the move took >= ~0.9 s,
-#: a voluntary reach; at or above SPASM_FAST_PER_S it took <= ~0.5 s, an involuntary pull.
+#: Peak onset rate over the held deviation (1/s): the fastest bin-long (0.25 s) window's turn,
+#: slid in sub-bin steps (dsp.pull_rate), over the whole move. A minimum-jerk move of T s reads
+#: 4.0 at T <= 0.25 s, 3.8 at 0.35 s, 3.2 at 0.5 s, 2.8 at 0.6 s, 2.0 at 0.9 s, 1.8 at 1 s. At or
+#: below SPASM_SLOW_PER_S the move took >= ~0.9 s, a voluntary reach; at or above
+#: SPASM_FAST_PER_S it took <= ~0.45 s, an involuntary pull.
 SPASM_SLOW_PER_S = 2.0
 SPASM_FAST_PER_S = 3.3
-#: The same without a gyroscope, from the bin-to-bin change of the mean acceleration direction: a
-#: pull within one bin is split over two differences, so the fastest read ~2 /s, a 1 s reach ~1.4
-#: (training seeds 1-32: 1.6/2.6 keeps recall and precision both over 0.9; 1.4/2.4 lets more
-#: voluntary holds through, 1.8/2.8 loses fast pulls that straddle two bins).
-SPASM_SLOW_PER_S_ACC = 1.6
-SPASM_FAST_PER_S_ACC = 2.6
+#: The same without a gyroscope, from the angle between consecutive bin-long windows' mean
+#: acceleration directions (a smoother derivative: 3.6 at T = 0.15 s, 3.1 at 0.35 s, 2.75 at
+#: 0.5 s, 2.5 at 0.6 s, 1.9 at 0.9 s, 1.7 at 1 s), with the same boundaries in time.
+SPASM_SLOW_PER_S_ACC = 1.9
+SPASM_FAST_PER_S_ACC = 2.9
 #: Slow sway of the held deviation (deg, sd) from which a hold is no hold but movement.
 SPASM_SWAY_DEG = 1.5
 #: Without a gyroscope, stillness is the hold's median rate of the deviation (deg/s): a
@@ -82,6 +83,9 @@ HOLD_SKIP_S = 1.25  # the slow posture signal (1 s window) is still settling bef
 #: Slow sway (deg, sd) over the hold at which it is no hold at all but movement (a gesture's
 #: strokes): the confidence falls to zero there, whatever the speed and oscillation.
 SPASM_MOVING_DEG = 3.0
+#: A move's rotation is summed this long either side of its fastest window (a voluntary reach of
+#: up to ~2 s lies within it; rest adds ~1 deg/s of drift and tremor).
+MOVE_SPAN_S = 1.0
 ONSET_SEARCH_S = 1.0  # the pull is looked for up to this long after the threshold crossing
 
 
@@ -97,6 +101,10 @@ class Signature:
     speed: float = 0.0  # the onset-speed score (0-1)
     from_rest: bool = True  # the limb was at rest before the pull
     has_gyro: bool = True
+
+    def pull_like(self) -> bool:
+        """A spasm's pull (fast, from rest, of a spasm's size), whatever the hold looks like."""
+        return self.speed > 0.0 and self.from_rest and SPASM_MIN_PULL_DEG <= self.moved <= SPASM_MAX_DEG
 
     def is_spasm(self) -> bool:
         """Enough of a spasm's signature for the uncalibrated path to keep the episode."""
@@ -116,14 +124,16 @@ def signature(
     b: np.ndarray,
     a: np.ndarray,
     h: np.ndarray,
+    v: np.ndarray,
     cross_s: float,
     start_s: float,
     threshold_deg: float,
     has_gyro: bool,
 ) -> Signature:
     """From per-bin history: end times ``t``, deviation ``d`` (deg), fast rate ``f`` (deg/s),
-    band power ``b`` (g^2), angles ``a`` (n, 3) and hold rotation rate ``h`` (deg/s); the
-    threshold crossing ``cross_s`` and the traced onset ``start_s``."""
+    band power ``b`` (g^2), angles ``a`` (n, 3), hold rotation rate ``h`` (deg/s) and bin-mean
+    rotation rate ``v`` (deg/s); the threshold crossing ``cross_s`` and the traced onset
+    ``start_s``."""
     hold = (t > cross_s + HOLD_SKIP_S) & np.isfinite(d)
     if hold.sum() < 2:
         hold = (t > cross_s) & np.isfinite(d)
@@ -138,12 +148,27 @@ def signature(
     ramp = (t > start_s - 2 * SLOW_LAG_S) & (t <= cross_s + ONSET_SEARCH_S) & np.isfinite(f)
     peak = float(f[ramp].max()) if ramp.any() else 0.0
     from_rest = True  # (no bins before the pull: nothing says it was moving)
+    moved = dist1(held, tuple(a[before][-1])) if before.any() else held_d
+    whole = moved  # the whole move, for its speed
     if ramp.any():
         t_peak = float(t[ramp][int(np.argmax(f[ramp]))])
         pre = (t >= t_peak - PRE_REST_S[0]) & (t <= t_peak - PRE_REST_S[1]) & np.isfinite(f)
         from_rest = not (pre.any() and float(f[pre].max()) >= SPASM_REST_DPS)
-    moved = dist1(held, tuple(a[before][-1])) if before.any() else held_d
-    rise = peak / max(moved, 1.0)
+        # the traced onset may fall inside a slower move (the slow posture signal lags it): the
+        # move is measured from where the limb rested before its fastest part as well, so part
+        # of a reach left out of ``moved`` does not make the rest of it look fast
+        rested = (t <= t_peak - PRE_REST_S[1]) & np.isfinite(d)
+        if rested.any():
+            whole = max(whole, dist1(held, tuple(a[rested][-1])))
+        if has_gyro and t.size > 1:
+            # with a gyroscope, the rotation the gyroscope itself saw in the move (its path
+            # within MOVE_SPAN_S of the fastest window): the same sensor as the peak, so the
+            # speed is the share of the move made in the fastest 0.25 s, whatever the angles
+            # (Euler-angle distances over- or under-state a rotation of the wrist)
+            span = (t > t_peak - MOVE_SPAN_S) & (t <= t_peak + MOVE_SPAN_S) & np.isfinite(v)
+            dt = float(np.median(np.diff(t[-min(t.size, 8) :])))
+            whole = max(float(v[span].sum()) * dt, 1.0) if span.any() else whole
+    rise = peak / max(whole, 1.0)
     if has_gyro:
         speed = ramp01(rise, SPASM_SLOW_PER_S, SPASM_FAST_PER_S)
     else:

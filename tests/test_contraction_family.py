@@ -28,9 +28,11 @@ import bench_contraction as bench  # noqa: E402  (the benchmark's scoring, not a
 
 SEEDS = bench.HELD_OUT_SEEDS[:3]
 #: Margins around the figures measured on these seeds (acc + gyro, acc only): spasm recall 0.95,
-#: 0.85; precision 0.93, 1.00; daily-life false spasms 2.0 and 0 per hour (two 30 min days).
-RECALL_MIN = {True: 0.9, False: 0.8}
-PRECISION_MIN = {True: 0.88, False: 0.92}
+#: 0.94; precision 1.00, 0.97; daily-life false spasms 2.0 and 0 per hour (two 30 min days).
+#: (The acc-only recall was 0.85 before the pull's speed was read from sliding windows and a
+#: hold still settling was judged again; its floor is back at 0.9.)
+RECALL_MIN = {True: 0.9, False: 0.9}
+PRECISION_MIN = {True: 0.92, False: 0.92}
 DAILY_FALSE_PER_H_MAX = {True: 3.0, False: 1.0}
 
 

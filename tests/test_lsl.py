@@ -69,6 +69,7 @@ def test_samples_out_and_in_with_units_and_clock():
         rng = np.random.default_rng(0)
         t = np.arange(500) / 100.0
         block = SampleBlock(t, rng.normal(0, 0.5, (500, 3)), rng.normal(0, 50, (500, 3)))
+        assert outlet.wait_for_consumers(ARRIVE_S)  # what is pushed before that is not delivered
         t0 = local_clock()
         outlet.push_block(block, t0)
         got = pull_all(inlet, 500)
@@ -93,6 +94,7 @@ def test_inlet_converts_another_publishers_si_units():
         ch.append_child_value("unit", unit)
     outlet = pylsl.StreamOutlet(info)
     with LslInlet(name) as inlet:
+        assert outlet.wait_for_consumers(ARRIVE_S)
         outlet.push_chunk([[0.0, 0.0, 9.80665, np.pi, 0.0, -np.pi / 2]] * 10, local_clock())
         got = pull_all(inlet, 10)
     np.testing.assert_allclose(got.acc[0], [0, 0, 1.0], rtol=FLOAT32_REL)  # m/s^2 -> g

@@ -102,6 +102,13 @@ class SampleOutlet:
     def have_consumers(self) -> bool:
         return bool(self._outlet.have_consumers())
 
+    def wait_for_consumers(self, timeout_s: float) -> bool:
+        """Wait until an inlet is subscribed (True), or ``timeout_s`` passed (False). An inlet
+        receives only what is pushed after its subscription reached the outlet (liblsl's
+        StreamOutlet.wait_for_consumers; pylsl docs), which may be a moment after the inlet's
+        own ``open_stream`` returned."""
+        return bool(self._outlet.wait_for_consumers(float(timeout_s)))
+
     def close(self) -> None:
         self._outlet = None
 
