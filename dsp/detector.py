@@ -23,7 +23,7 @@ from dsp.contraction import ContractionTracker
 from dsp.decisions import DecisionStage, _finite
 from dsp.detector_state import BandSpec, DetectorState, Windows
 from dsp.episode_assembly import LINK_LOOKBACK_S, WITHIN_POSTURE, WITHIN_POSTURE_MIN_SHARE, EpisodeAssembly
-from dsp.events import EPISODE_COLUMNS, GAP, MINUTE, Event, Gap
+from dsp.events import GAP, MINUTE, NUMERIC_COLUMNS, Episode, Event, Gap, episodes_frame
 from dsp.features import BinFeatures, join_bins
 from dsp.filters import bandpass_sos
 from dsp.grid import Hole, Segment, regrid
@@ -53,26 +53,10 @@ __all__ = [
     "detect",
 ]
 
-MAX_CHUNK_SAMPLES = 1 << 18
+MAX_CHUNK_SAMPLES = 1 << 18  # large pushes are processed in slices of this many samples
 #: Uncalibrated limb: a posture held this long is the new baseline (a hand moved to the lap
 #: stays there; waiting the neck's five minutes would hide the spasms that follow).
 LIMB_ADAPT_S = 60.0
-NUMERIC_COLUMNS = tuple(
-    c
-    for c in EPISODE_COLUMNS
-    if c
-    not in (
-        "session_id",
-        "episode_id",
-        "kind",
-        "start_time",
-        "band",
-        "severity",
-        "context",
-        "direction",
-        "detection_path",
-    )  # fmt: skip
-)  # large pushes are processed in slices of this many samples
 
 
 class StreamingDetector(DecisionStage, EpisodeAssembly):
@@ -202,13 +186,21 @@ class StreamingDetector(DecisionStage, EpisodeAssembly):
         return events
 
     def episodes(self) -> pd.DataFrame:
-        """Episodes finished so far, one row each, in the CSV export's columns."""
+        """Episodes finished so far (since the last :meth:`take_finished`), one row each, in the
+        CSV export's columns."""
         eps = [] if self._tracker is None else self._tracker.finished + self._contraction.finished
-        rows = [e.as_row() for e in sorted(eps, key=lambda e: (e.start_s, e.kind, e.episode_id))]
-        frame = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
-        for c in NUMERIC_COLUMNS:  # numbers stay numbers (NaN where a column does not apply)
-            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
-        return frame
+        return episodes_frame(eps)
+
+    def take_finished(self) -> list[Episode]:
+        """The episodes finished so far, handed over and forgotten: a long run writes them out
+        as it goes, so the detector's memory does not grow with the recording. Between pushes
+        a finished episode is final (its id and within-posture link are settled in its push)."""
+        if self._tracker is None:
+            return []
+        eps = self._tracker.finished + self._contraction.finished
+        self._tracker.finished.clear()
+        self._contraction.finished.clear()
+        return eps
 
     def status(self) -> dict:
         """What the live display shows: current band power, frequency, context, episode."""

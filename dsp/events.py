@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 #: Columns of the episode CSV export, in order. Other tools read this: only append.
 EPISODE_COLUMNS: tuple[str, ...] = (
     "session_id",
@@ -162,3 +164,31 @@ def _clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+#: The episode columns that hold numbers (NaN where a column does not apply to a kind).
+NUMERIC_COLUMNS = tuple(
+    c
+    for c in EPISODE_COLUMNS
+    if c
+    not in (
+        "session_id",
+        "episode_id",
+        "kind",
+        "start_time",
+        "band",
+        "severity",
+        "context",
+        "direction",
+        "detection_path",
+    )  # fmt: skip
+)
+
+
+def episodes_frame(episodes: list[Episode]) -> pd.DataFrame:
+    """Episodes as the CSV export's rows, in order of start, kind and id."""
+    rows = [e.as_row() for e in sorted(episodes, key=lambda e: (e.start_s, e.kind, e.episode_id))]
+    frame = pd.DataFrame(rows, columns=list(EPISODE_COLUMNS))
+    for c in NUMERIC_COLUMNS:  # numbers stay numbers (NaN where a column does not apply)
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+    return frame

@@ -115,6 +115,28 @@ def test_run_batch_splits_long_recordings_into_exact_tasks(process_client, recor
     assert summary.results[2].quality["tasks"] == 1  # a gzip stream cannot be handed on: one task
 
 
+def test_what_a_task_hands_on_does_not_grow_with_the_recording(recordings, tmp_path):
+    """Each task's finished episodes and minute rows go to an owner-only part file under the
+    output folder, not along with the state; the parts come back, in order, at the end."""
+    from tremorscope.cohort.runner import PARTIAL_DIR
+
+    path = recordings[1]  # wrist spasms: episodes finish in most tasks
+    run = batch_task(str(path), str(tmp_path), None, ODD_BLOCK_SAMPLES, TASK_BLOCKS)
+    part_dir = tmp_path / PARTIAL_DIR / run.key
+    sizes = []
+    while not isinstance(run, RecordingResult):
+        assert run.minutes == [] and run.det.episodes().empty  # nothing kept but the state
+        sizes.append(len(pickle.dumps((run.det, run.minutes))))  # (the reader's buffer aside)
+        assert part_dir.stat().st_mode & 0o777 == 0o700
+        assert all(f.stat().st_mode & 0o777 == 0o600 for f in part_dir.iterdir())
+        run = continue_task(run, TASK_BLOCKS)
+    assert len(sizes) >= 7
+    # no growth task by task: only an open episode's running totals come and go
+    assert sizes[-1] < 1.25 * sizes[0] and max(sizes) < 4 * min(sizes)
+    assert not part_dir.exists()  # read back and removed once the recording is done
+    assert _assert_same(run, path) >= 1
+
+
 def test_reader_pickled_mid_stream_goes_on_with_the_same_blocks(recordings):
     with open_recording(recordings[0], chunk_rows=ODD_BLOCK_SAMPLES) as ref:
         expected = list(ref.blocks())

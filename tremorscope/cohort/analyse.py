@@ -16,7 +16,9 @@ import hashlib
 import itertools
 import json
 import os
+import pickle
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -27,6 +29,7 @@ import pandas as pd
 
 import tremorscope
 from dsp import GAP, MINUTE, MINUTE_COLUMNS, DetectorConfig, StreamingDetector
+from dsp.events import episodes_frame
 from firmware_bridge.io import find_format, open_recording
 from tremorscope.cohort.quality import QualityAccumulator
 
@@ -184,6 +187,10 @@ class RecordingRun:
         self.steps = 0
         self.workers: list[str] = []
         self.elapsed_s = 0.0
+        #: where a chain of tasks puts each task's finished episodes and minute rows (None: kept
+        #: in memory), so that what travels from task to task does not grow with the recording
+        self.spill_dir: Path | None = None
+        self._parts: list[str] = []  # the part files written so far, in order
         self._blocks: Iterator[Any] | None = None  # the reader's iteration in this process
 
     @property
@@ -218,7 +225,11 @@ class RecordingRun:
             self.quality.update(status="partial", error=_one_line(e))
             ended = True
         self.elapsed_s += time.perf_counter() - started
-        return self._finish() if ended else self
+        if ended:
+            return self._finish()
+        if self.spill_dir is not None:
+            self._spill()
+        return self
 
     def _take(self, events: list) -> None:
         for ev in events:
@@ -228,12 +239,35 @@ class RecordingRun:
                 self.gap_count += 1
                 self.gap_s += ev.gap.duration_s
 
+    def _spill(self) -> None:
+        """Write this task's finished episodes and minute rows to a part file and forget them.
+        A retried task writes the same part again (the name is the task's number)."""
+        name = f"part-{self.steps:06d}.pkl"
+        write_private(self.spill_dir / name, pickle.dumps((self.minutes, self.det.take_finished())))
+        self.minutes = []
+        if name not in self._parts:
+            self._parts.append(name)
+
+    def _unspill(self) -> tuple[list[dict[str, Any]], list[Any]]:
+        """The parts written so far, read back in order; the folder is then removed."""
+        minutes, episodes = [], []
+        if self.spill_dir is None or not self._parts:
+            return minutes, episodes
+        for name in self._parts:
+            m, e = pickle.loads((self.spill_dir / name).read_bytes())
+            minutes += m
+            episodes += e
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
+        return minutes, episodes
+
     def _finish(self) -> RecordingResult:
         started = time.perf_counter()
         reader, det, quality = self.reader, self.det, self.quality
         reader.close()
         self._take(det.flush())
-        episodes = det.episodes()
+        spilled_minutes, spilled_episodes = self._unspill()
+        self.minutes = spilled_minutes + self.minutes
+        episodes = episodes_frame(spilled_episodes + det.take_finished())
         warnings = list(getattr(reader, "read_warnings", []) or [])
         stats = getattr(reader, "stats", None)
         fs = float(reader.sample_rate_hz)
@@ -260,3 +294,13 @@ class RecordingRun:
         quality["elapsed_s"] = self.elapsed_s + time.perf_counter() - started
         minute_frame = pd.DataFrame(self.minutes, columns=list(MINUTE_COLUMNS))
         return RecordingResult(self.key, str(self.path), quality, episodes, minute_frame)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` owner-only (health data), atomically, creating an owner-only folder."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)

@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ DEFAULT_TASK_BLOCKS = 6
 #: Dask priority of a recording's next task (higher runs first): a started recording is finished
 #: before new ones start, so a worker holds few recordings' states at a time.
 CONTINUE_PRIORITY = 10
+#: Under the output folder: the part files of recordings whose chain of tasks is still running
+#: (each task's finished episodes and minute rows; removed when the recording is written).
+PARTIAL_DIR = ".partial"
 
 
 class BatchError(ValueError):
@@ -130,6 +134,10 @@ def batch_task(
     run = start_run(p, config, block_samples, key=key)
     if isinstance(run, RecordingResult):
         return run
+    if run.resumable and task_blocks is not None:
+        # a chain of tasks: each one's results go to a part file, not along with the state
+        run.spill_dir = Path(out) / PARTIAL_DIR / key
+        shutil.rmtree(run.spill_dir, ignore_errors=True)  # an earlier, interrupted run's parts
     return run.step(task_blocks if run.resumable else None, _worker_name())
 
 
