@@ -335,6 +335,7 @@ class ContractionTracker:
             start_s,
             self.cfg.contraction_threshold_deg,
             self.has_gyro,
+            self.dt,
         )
 
     def _trace_onset(self, st: ConState) -> float:

@@ -167,11 +167,11 @@ class DecisionStage:
             slow = bins.lf[:, 3:6].astype(np.float64) - pb.bias_dps
             hold_dps = np.sqrt((slow * slow).sum(axis=1))
             # the pull's speed from bin-long windows slid in sub-bin steps (dsp.pull_rate)
-            fast = gyro_pull_dps(bins.slide[:, :, 3:6], pb.bias_dps)
+            fast = gyro_pull_dps(bins.slide, pb.bias_dps)
         else:
             # the tilt rate from the mean acceleration direction of the same sliding windows
             # (the slow posture signal smears a 0.3 s pull over a second)
-            fast, st.prev_dir = tilt_pull_dps(bins.slide[:, :, 0:3], st.prev_dir, self.bin_dur_s)
+            fast, st.prev_dir = tilt_pull_dps(bins.slide, st.prev_dir, self.bin_dur_s)
         fast = np.where(valid, fast, np.nan)
         evs = self._contraction.process(
             st.contraction,

@@ -188,19 +188,20 @@ class StreamingDetector(DecisionStage, EpisodeAssembly):
     def episodes(self) -> pd.DataFrame:
         """Episodes finished so far (since the last :meth:`take_finished`), one row each, in the
         CSV export's columns."""
-        eps = [] if self._tracker is None else self._tracker.finished + self._contraction.finished
-        return episodes_frame(eps)
+        return episodes_frame(self._finished())
 
     def take_finished(self) -> list[Episode]:
         """The episodes finished so far, handed over and forgotten: a long run writes them out
         as it goes, so the detector's memory does not grow with the recording. Between pushes
         a finished episode is final (its id and within-posture link are settled in its push)."""
-        if self._tracker is None:
-            return []
-        eps = self._tracker.finished + self._contraction.finished
-        self._tracker.finished.clear()
-        self._contraction.finished.clear()
+        eps = self._finished()
+        if self._tracker is not None:
+            self._tracker.finished.clear()
+            self._contraction.finished.clear()
         return eps
+
+    def _finished(self) -> list[Episode]:
+        return [] if self._tracker is None else self._tracker.finished + self._contraction.finished
 
     def status(self) -> dict:
         """What the live display shows: current band power, frequency, context, episode."""
@@ -253,7 +254,10 @@ class StreamingDetector(DecisionStage, EpisodeAssembly):
         self.has_gyro = has_gyro
         fs = self.sample_rate_hz
         sos = bandpass_sos(self.band.filter_low_hz, self.band.filter_high_hz, fs)
-        self._features = BinFeatures(sos, fs, self.bin_n, keep_signal=True)
+        # the contraction tracker's pull speed reads the gyroscope's sliding windows where there
+        # is one, else the accelerometer's (dsp.pull_rate): only those channels are slid
+        slide = (3, 6) if has_gyro else (0, 3)
+        self._features = BinFeatures(sos, fs, self.bin_n, keep_signal=True, slide_channels=slide)
         self.state.features = self._features.new_state()
         self._tracker = TremorTracker(
             self.config,

@@ -56,7 +56,7 @@ class Bins:
     mean: np.ndarray | None  # (bins, channels) plain mean of each bin (integrates angular rate)
     band: BandBins
     subs: np.ndarray | None = None  # (channels, sub-bins) sub-bin means, until ``slow`` ran
-    #: (bins, sub-bins per bin, channels) means over one bin's length ending at each of the bin's
+    #: (bins, sub-bins per bin, slid channels) means over one bin's length ending at each of the bin's
     #: sub-bins (NaN where unknown): a bin-long window slid in sub-bin steps, so a fast pull that
     #: straddles two bins is still seen whole by one window (see ``dsp.pull_rate``)
     slide: np.ndarray | None = None
@@ -95,9 +95,13 @@ class BinFeatures:
         bin_n: int,
         lf_bins: int = 4,
         keep_signal: bool = False,
+        slide_channels: tuple[int, int] | None = None,
     ) -> None:
         """``keep_signal``: also return the band-passed samples of the last sensor (the
-        gyroscope's where there is one, else the accelerometer's: the spectrum needs them)."""
+        gyroscope's where there is one, else the accelerometer's: the spectrum needs them);
+        ``slide_channels``: the channels (first, one past the last) whose bin-long means are
+        slid in sub-bin steps (``Bins.slide``; None: none)."""
+        self.slide_channels = slide_channels
         self.sos = np.ascontiguousarray(band_sos, dtype=np.float64)
         self.keep_signal = keep_signal
         self.fs = float(sample_rate_hz)
@@ -150,7 +154,9 @@ class BinFeatures:
             ch = bins.subs.shape[0]
             if state.lf_tail is None:
                 state.lf_tail = np.full((ch, self.lf_w.size - 1), np.nan)
-            bins.slide = sliding_means(bins.subs, self.sub, state.lf_tail)
+            if self.slide_channels is not None:
+                c0, c1 = self.slide_channels
+                bins.slide = sliding_means(bins.subs[c0:c1], self.sub, state.lf_tail[c0:c1])
             bins.lf, bins.mean = slow_bins(bins.subs, self.sub, self.lf_w, state.lf_tail)
             bins.subs = None
         return bins

@@ -103,7 +103,8 @@ class Signature:
     has_gyro: bool = True
 
     def pull_like(self) -> bool:
-        """A spasm's pull (fast, from rest, of a spasm's size), whatever the hold looks like."""
+        """A spasm's pull (fast, from rest, of a spasm's size), whatever the hold looks like
+        (a spasm is a pull: oscillation and stillness alone are not one)."""
         return self.speed > 0.0 and self.from_rest and SPASM_MIN_PULL_DEG <= self.moved <= SPASM_MAX_DEG
 
     def is_spasm(self) -> bool:
@@ -111,9 +112,7 @@ class Signature:
         return (
             self.confidence >= (SPASM_MIN_CONFIDENCE if self.has_gyro else SPASM_MIN_CONFIDENCE_ACC)
             and self.held_like >= SPASM_MIN_HOLD
-            and SPASM_MIN_PULL_DEG <= self.moved <= SPASM_MAX_DEG
-            and self.speed > 0.0  # a spasm is a pull: oscillation and stillness alone are not one
-            and self.from_rest
+            and self.pull_like()
         )
 
 
@@ -129,11 +128,12 @@ def signature(
     start_s: float,
     threshold_deg: float,
     has_gyro: bool,
+    bin_s: float,
 ) -> Signature:
     """From per-bin history: end times ``t``, deviation ``d`` (deg), fast rate ``f`` (deg/s),
     band power ``b`` (g^2), angles ``a`` (n, 3), hold rotation rate ``h`` (deg/s) and bin-mean
-    rotation rate ``v`` (deg/s); the threshold crossing ``cross_s`` and the traced onset
-    ``start_s``."""
+    rotation rate ``v`` (deg/s), one per bin of ``bin_s``; the threshold crossing ``cross_s``
+    and the traced onset ``start_s``."""
     hold = (t > cross_s + HOLD_SKIP_S) & np.isfinite(d)
     if hold.sum() < 2:
         hold = (t > cross_s) & np.isfinite(d)
@@ -166,8 +166,7 @@ def signature(
             # speed is the share of the move made in the fastest 0.25 s, whatever the angles
             # (Euler-angle distances over- or under-state a rotation of the wrist)
             span = (t > t_peak - MOVE_SPAN_S) & (t <= t_peak + MOVE_SPAN_S) & np.isfinite(v)
-            dt = float(np.median(np.diff(t[-min(t.size, 8) :])))
-            whole = max(float(v[span].sum()) * dt, 1.0) if span.any() else whole
+            whole = max(float(v[span].sum()) * bin_s, 1.0) if span.any() else whole
     rise = peak / max(whole, 1.0)
     if has_gyro:
         speed = ramp01(rise, SPASM_SLOW_PER_S, SPASM_FAST_PER_S)
