@@ -118,10 +118,12 @@ def write_fast_csv(path: Path, t, acc, gyro, person: str) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    cols = {"t": np.round(t, 6)}
+    from firmware_bridge.io.canonical_writer import WRITE_DECIMALS
+
+    cols = {"t": np.round(t, WRITE_DECIMALS["t"])}
     for a, name in ((acc, "acc"), (gyro, "gyro")):
         for j, ax in enumerate("xyz"):
-            cols[f"{name}_{ax}"] = np.round(a[:, j], 6 if name == "acc" else 4)
+            cols[f"{name}_{ax}"] = np.round(a[:, j], WRITE_DECIMALS[f"{name}_{ax}"])
     meta = {"sample_rate_hz": f"{SAMPLE_RATE_HZ:g}", "placement": "wrist", "person_id": person,
             "device": "tremorscope simulator (benchmark cohort)"}  # fmt: skip
     tmp = path.with_name(f".{path.name}.tmp")

@@ -100,11 +100,13 @@ def polar_gyro_frame(ts_ns: int, gyro_dps: np.ndarray) -> bytes:
     content = struct.pack("<3h", *(int(v) for v in g[0]))
     if len(g) > 1:
         deltas = np.diff(g, axis=0)
-        content += bytes([16, len(deltas)]) + _pack(deltas, 16)
+        content += bytes([16, len(deltas)]) + pack_deltas(deltas, 16)
     return bytes([pm.TYPE_GYRO]) + struct.pack("<Q", ts_ns) + bytes([0x80]) + content
 
 
-def _pack(deltas: np.ndarray, width: int) -> bytes:
+def pack_deltas(deltas: np.ndarray, width: int) -> bytes:
+    """Pack signed deltas LSB first, channel by channel (a bit accumulator independent of the
+    decoder under test)."""
     acc, nbits, out = 0, 0, bytearray()
     for v in np.asarray(deltas).ravel():
         acc |= (int(v) & ((1 << width) - 1)) << nbits

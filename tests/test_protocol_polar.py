@@ -15,6 +15,7 @@ import struct
 
 import numpy as np
 import pytest
+from capture_helpers import pack_deltas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -35,21 +36,6 @@ REAL_VERITY_FRAME = bytes.fromhex(
 
 def frame(kind: int, ts_ns: int, ftype: int, content: bytes) -> bytes:
     return bytes([kind]) + struct.pack("<Q", ts_ns) + bytes([ftype]) + content
-
-
-def pack_deltas(deltas: np.ndarray, width: int) -> bytes:
-    """Pack signed deltas LSB first, channel by channel (an independent bit accumulator)."""
-    acc, nbits, out = 0, 0, bytearray()
-    for v in np.asarray(deltas).ravel():
-        acc |= (int(v) & ((1 << width) - 1)) << nbits
-        nbits += width
-        while nbits >= 8:
-            out.append(acc & 0xFF)
-            acc >>= 8
-            nbits -= 8
-    if nbits:
-        out.append(acc & 0xFF)
-    return bytes(out)
 
 
 def delta_content(ref: tuple[int, int, int], blocks: list[tuple[int, np.ndarray]]) -> bytes:
