@@ -32,6 +32,7 @@ from dsp import GAP, MINUTE, MINUTE_COLUMNS, DetectorConfig, StreamingDetector
 from dsp.events import episodes_frame
 from firmware_bridge.io import find_format, open_recording
 from tremorscope.cohort.quality import QualityAccumulator
+from tremorscope.paths import make_private_dirs
 
 #: Default block: one hour at 100 Hz. Bounds a worker's memory; the results do not depend on it.
 DEFAULT_BLOCK_SAMPLES = 360_000
@@ -297,8 +298,8 @@ class RecordingRun:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` owner-only (health data), atomically, creating an owner-only folder."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write ``data`` owner-only (health data), atomically, creating owner-only folders."""
+    make_private_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
