@@ -93,10 +93,7 @@ def make_cohort_from_days(n: int, hours: float, folder: Path, distinct_days: int
     todo = [(i, f) for i, f in enumerate(files) if not f.exists()]
     if not todo:
         return files
-    sources = [
-        daily_data.prepare(hours, seed=100 + j, sample_rate_hz=SAMPLE_RATE_HZ, source="simulator")
-        for j in range(min(distinct_days, n))
-    ]
+    sources = [source_day(hours, j) for j in range(min(distinct_days, n))]
     for i, path in todo:
         d = daily_data.load(sources[i % len(sources)])
         k = int(np.random.default_rng(1000 + i).integers(1, d.t.size - 1))
@@ -108,6 +105,11 @@ def make_cohort_from_days(n: int, hours: float, folder: Path, distinct_days: int
             path, t, np.roll(d.acc, -k, axis=0), np.roll(d.gyro, -k, axis=0), person=f"p{i + 1:03d}"
         )
     return files
+
+
+def source_day(hours: float, j: int) -> Path:
+    """The cached simulation of source recording ``j`` (``daily_mix``, seed 100 + j)."""
+    return daily_data.prepare(hours, seed=100 + j, sample_rate_hz=SAMPLE_RATE_HZ, source="simulator")
 
 
 def write_fast_csv(path: Path, t, acc, gyro, person: str) -> None:
@@ -213,10 +215,7 @@ def memory_by_length(folder: Path, hours: float, block_samples: int, distinct_da
         if not long_.exists():  # three of the source days one after the other
             import numpy as np
 
-            parts = [
-                daily_data.load(daily_data.prepare(hours, 100 + j, SAMPLE_RATE_HZ, "simulator"))
-                for j in range(MEMORY_LENGTH_FACTOR)
-            ]
+            parts = [daily_data.load(source_day(hours, j)) for j in range(MEMORY_LENGTH_FACTOR)]
             t, off = [], 0.0
             for d in parts:
                 t.append(d.t - d.t[0] + off)
